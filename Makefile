@@ -1,0 +1,99 @@
+# fastvmm — `make` builds, `make test` tests, `make bench` benchmarks, `make install` installs.
+CC      ?= gcc
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+B       := build
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -DFASTVMM_VERSION='"$(VERSION)"' \
+           -DFASTVMM_GUESTDIR='"$(PREFIX)/share/fastvmm/guests"' -MMD -MP
+LDLIBS  += -lpthread
+
+# Guests: freestanding, no FPU/SSE (this host's KVM emulates ring-0 code and lacks SSE).
+GCC_GUEST := gcc
+GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
+           -fno-stack-protector -fno-asynchronous-unwind-tables -mgeneral-regs-only \
+           -mno-red-zone -mcmodel=small -nostdlib -static -no-pie
+GUEST_LDFLAGS := -Wl,-T,guests/guest.ld -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
+           -Wl,-z,noexecstack
+
+LIB_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c) $(wildcard boot/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+GUESTS  := hello null exitcode crash
+GUEST_ELFS := $(GUESTS:%=$(B)/guests/%.elf) $(GUESTS:%=$(B)/guests/%-pvh.elf)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+all: $(B)/fastvmm $(GUEST_ELFS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libfastvmm.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/guests/%.o: guests/%.c guests/guest.h include/layout.h
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
+$(B)/guests/%.o: guests/%.S
+	@mkdir -p $(dir $@)
+	$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
+$(B)/guests/%-pvh.elf: $(B)/guests/%.o $(B)/guests/entry.o $(B)/guests/start_pvh.o guests/guest.ld
+	$(GCC_GUEST) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -Wl,-e,_start32 -o $@ \
+		$(B)/guests/start_pvh.o $(B)/guests/entry.o $<
+$(B)/guests/%.elf: $(B)/guests/%.o $(B)/guests/entry.o $(B)/guests/start64.o guests/guest.ld
+	$(GCC_GUEST) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ \
+		$(B)/guests/start64.o $(B)/guests/entry.o $<
+.PRECIOUS: $(B)/guests/%.o
+
+# ---- tests ----
+$(B)/tests/%: tests/unit/%.c $(B)/libfastvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libfastvmm.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+boot-test: all
+	tests/boot/run.sh $(B)/fastvmm $(B)/guests
+
+# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+sanitize:
+	$(MAKE) B=$(B)/san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit boot-test
+
+test-nested: all
+	tests/nested/run.sh
+
+test: deps all unit boot-test sanitize test-nested
+	@echo "make test: all suites passed"
+
+bench: all
+	tests/bench/run.sh
+
+deps:
+	@tests/deps.sh
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $(shell git ls-files '*.c' '*.h')
+
+install: all
+	install -Dm755 $(B)/fastvmm $(DESTDIR)$(PREFIX)/bin/fastvmm
+	install -d $(DESTDIR)$(PREFIX)/share/fastvmm/guests
+	install -m644 $(GUEST_ELFS) $(DESTDIR)$(PREFIX)/share/fastvmm/guests/
+	install -Dm644 fastvmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/fastvmm.1
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all unit boot-test sanitize test test-nested bench deps format format-check install clean
+-include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

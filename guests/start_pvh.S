@@ -1,0 +1,62 @@
+/* guests/start_pvh.S — PVH entry (Xen HVM direct boot ABI): 32-bit protected mode, paging
+ * off, EBX = hvm_start_info. Switches to long mode on statically initialised page tables
+ * (no loops: every guest instruction costs microseconds on an emulating host). */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+	.section .note.Xen, "a", @note
+	.balign 4
+	.long	4		/* namesz: "Xen\0" */
+	.long	4		/* descsz */
+	.long	XEN_ELFNOTE_PHYS32_ENTRY
+	.asciz	"Xen"
+	.long	_start32
+
+	.code32
+	.section .text.entry, "ax"
+	.globl _start32
+_start32:
+	mov	%ebx, %esi
+	mov	$pml4, %eax
+	mov	%eax, %cr3
+	mov	%cr4, %eax
+	or	$0x20, %eax		/* PAE */
+	mov	%eax, %cr4
+	mov	$0xc0000080, %ecx	/* EFER */
+	rdmsr
+	or	$0x100, %eax		/* LME */
+	wrmsr
+	mov	%cr0, %eax
+	or	$0x80000001, %eax	/* PG | PE */
+	mov	%eax, %cr0
+	lgdt	gdt_desc
+	ljmp	$0x08, $long_mode
+
+	.code64
+long_mode:
+	mov	$stack_top_pvh, %rsp
+	mov	%esi, %edi
+	call	pvh_entry
+1:	cli
+	hlt
+	jmp	1b
+
+	.section .data
+	.balign 4096
+pml4:	.quad	pdpt + 3
+	.fill	511, 8, 0
+pdpt:	.quad	pd + 3
+	.fill	511, 8, 0
+pd:	.quad	0x83			/* 0-2 MiB: low memory and this image */
+	.fill	511, 8, 0
+	.balign 8
+gdt:	.quad	0
+	.quad	0x00af9a000000ffff	/* 0x08: 64-bit code */
+	.quad	0x00cf92000000ffff	/* 0x10: data */
+gdt_desc:
+	.word	gdt_desc - gdt - 1
+	.long	gdt
+
+	.section .bss
+	.balign 16
+	.space 4096
+stack_top_pvh:

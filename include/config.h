@@ -1,0 +1,34 @@
+/* include/config.h — command line → struct vm_config. Pure: no I/O, no exit; unit-tested. */
+#ifndef FASTVMM_CONFIG_H
+#define FASTVMM_CONFIG_H
+
+#include "boot.h"
+#include "vmm.h"
+
+#define DEFAULT_MEM     (128 * MiB)
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
+enum config_action {
+	CONFIG_RUN = 0,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+};
+
+struct cli {
+	struct vm_config vm;
+	bool timings; /* stage table on stderr after the run */
+	int verbosity;
+};
+
+/* Parse argv. Returns a config_action (>= 0), or -EINVAL with e->msg set to one line
+ * naming the flag and the problem. */
+int config_parse(struct cli *c, int argc, char **argv, struct err *e);
+/* "128M", "1G", "512K", "4096B"; a plain number means MiB. Returns 0 or -EINVAL/-ERANGE. */
+int parse_size(const char *s, uint64_t *out);
+/* Seconds, decimal fractions allowed ("2", "0.5"); to milliseconds, > 0. */
+int parse_seconds(const char *s, uint64_t *ms);
+/* Decimal unsigned within [min, max]. */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,157 @@
+/* include/vmm.h — struct vm, its configuration, and the launch pipeline.
+ *
+ * A VM is built by pipeline_run() stage by stage (design §1); each stage's undo runs in
+ * reverse on failure. All state of an instance hangs off struct vm. */
+#ifndef FASTVMM_VMM_H
+#define FASTVMM_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "boot.h"
+#include "bus.h"
+#include "devices.h"
+#include "guest_mem.h"
+
+#define VM_MAX_CPUS 64
+#define VM_MIN_MEM  (2 * MiB)
+#define VM_MAX_MEM  (1024 * GiB)
+
+/* Exit statuses of the fastvmm process (README "Exit status"; stable). */
+#define EXIT_OK          0
+#define EXIT_USAGE       2   /* bad arguments, files, or no usable /dev/kvm */
+#define EXIT_VMM_FAILURE 70  /* a host-side failure while setting up or running the VM */
+#define EXIT_TIMEOUT     124 /* --timeout elapsed */
+#define EXIT_CRASH       125 /* guest triple fault (KVM_EXIT_SHUTDOWN) */
+#define EXIT_INTERNAL    126 /* KVM could not run the guest (internal error, emulation failure) */
+
+struct vm_config {
+	const char *kernel_path; /* NULL: the bundled hello guest */
+	const char *initrd_path;
+	const char *cmdline; /* NULL: the default for the kernel format */
+	uint64_t mem_size;
+	unsigned cpus;
+	uint64_t timeout_ms; /* 0: none */
+	bool json;
+	bool quiet; /* no console output to stdout */
+};
+
+/* The stages of design §1, in order; indices into vm->t_ns[]. */
+enum vm_stage {
+	ST_KVM_OPEN,
+	ST_VM_CREATE,
+	ST_MEMORY,
+	ST_IRQCHIP,
+	ST_KERNEL_LOAD,
+	ST_BOOT_INFO,
+	ST_DEVICES,
+	ST_VCPUS,
+	ST_FIRST_RUN,   /* first KVM_RUN entered */
+	ST_FIRST_OUTPUT,/* first console byte */
+	ST_READY,       /* boot-timer write */
+	ST_EXIT,        /* the VM stopped */
+	ST_COUNT
+};
+extern const char *const vm_stage_names[ST_COUNT];
+
+enum vm_outcome {
+	VM_RUNNING = 0,
+	VM_EXITED,   /* own guest wrote the exit port */
+	VM_SHUTDOWN, /* i8042 reset / clean shutdown */
+	VM_CRASHED,  /* triple fault */
+	VM_INTERNAL, /* KVM internal error / emulation failure / unhandled exit */
+	VM_TIMEOUT,
+	VM_FAILED,   /* host-side failure */
+};
+const char *vm_outcome_name(enum vm_outcome o);
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	const struct kernel_image *kernel; /* parsed once, shared */
+	const struct blob *initrd;         /* may be NULL */
+	unsigned id;
+
+	int kvm_fd, vm_fd;
+	int run_size;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct vcpu vcpu[VM_MAX_CPUS];
+	unsigned nr_vcpus;
+	uint64_t initrd_gpa;
+
+	struct serial serial;
+	struct rtc rtc;
+	struct i8042 i8042;
+
+	/* Timings: CLOCK_MONOTONIC ns at the launch request, and offsets from it (0 = not yet). */
+	uint64_t t0;
+	_Atomic uint64_t t_ns[ST_COUNT];
+
+	/* Outcome: the first vCPU to stop the VM records why; the rest follow. */
+	pthread_mutex_t stop_lock;
+	atomic_bool stopping;
+	enum vm_outcome outcome;
+	int exit_code;
+	uint64_t crash_rip;
+	char reason[320];
+	int failed_stage; /* -1 if none */
+};
+
+uint64_t now_ns(void);
+/* Record a stage timestamp (first one wins). */
+void vm_mark(struct vm *vm, enum vm_stage st);
+
+/* Build the VM (stages kvm_open..vcpus). On failure the stages done are undone, vm->reason
+ * names the stage and the cause, and -errno is returned. */
+int pipeline_run(struct vm *vm);
+/* Undo every stage (teardown). */
+void pipeline_teardown(struct vm *vm);
+
+/* Run all vCPUs until the VM stops (guest exit, shutdown, crash, timeout). */
+int vm_run(struct vm *vm);
+/* Stop the VM from any thread, recording the outcome if it is the first stop. */
+void vm_stop(struct vm *vm, enum vm_outcome o, int exit_code, const char *fmt, ...) PRINTF(4, 5);
+/* The process exit status for the VM's outcome. */
+int vm_exit_status(const struct vm *vm);
+
+/* Interrupt line of the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, unsigned gsi, int level);
+
+/* Stages, in vmm/kvm.c, vmm/memory.c, vmm/vcpu.c ... */
+int kvm_open_dev(struct vm *vm);
+void kvm_close_dev(struct vm *vm);
+int kvm_create_vm(struct vm *vm);
+void kvm_destroy_vm(struct vm *vm);
+int kvm_setup_irqchip(struct vm *vm);
+int mem_setup(struct vm *vm);
+void mem_teardown(struct vm *vm);
+int vcpus_create(struct vm *vm);
+void vcpus_destroy(struct vm *vm);
+/* Run vCPU 0 on the calling thread and the others on threads until the VM stops. */
+int vcpus_run(struct vm *vm);
+/* Make every vCPU leave KVM_RUN soon (any thread, async-signal context excluded). */
+void vcpus_kick(struct vm *vm);
+int devices_setup(struct vm *vm);
+void devices_teardown(struct vm *vm);
+
+/* JSON report of one VM (design §1), to the FILE given. */
+/* Write s as a JSON string literal (quoted, escaped). */
+void json_string(FILE *out, const char *s);
+void report_vm_json(const struct vm *vm, FILE *out);
+void report_vm_text(const struct vm *vm, FILE *out);
+
+#endif

@@ -1,0 +1,90 @@
+/* vmm/memory.c — guest RAM, and the ONE bounds-checked guest-physical → host translation.
+ * No other file does arithmetic on a guest RAM base pointer. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cc.h"
+#include "guest_mem.h"
+#include "layout.h"
+
+int gm_init(struct guest_mem *gm, uint64_t size)
+{
+	memset(gm, 0, sizeof(*gm));
+	if (size < MiB || size % (4 * KiB))
+		return -EINVAL;
+	if (size > (1ULL << 46))
+		return -E2BIG;
+	/* MAP_NORESERVE: guests touch a fraction of their RAM; pages fault in lazily. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* Guest RAM is never part of a core dump or a forked child's copy. */
+	madvise(p, size, MADV_DONTDUMP);
+	gm->map = p;
+	gm->map_len = size;
+	gm->ram_size = size;
+	uint64_t low = size < MMIO_GAP_START ? size : MMIO_GAP_START;
+	gm->region[0] = (struct gm_region){.gpa = 0, .size = low, .host = p};
+	gm->nr = 1;
+	if (size > low) {
+		gm->region[1] = (struct gm_region){
+			.gpa = MMIO_GAP_END, .size = size - low, .host = (uint8_t *)p + low};
+		gm->nr = 2;
+	}
+	return 0;
+}
+
+void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t size)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->region[0] = (struct gm_region){.gpa = 0, .size = size, .host = buf};
+	gm->nr = 1;
+	gm->ram_size = size;
+}
+
+void gm_free(struct guest_mem *gm)
+{
+	if (gm->map)
+		munmap(gm->map, gm->map_len);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->region[i];
+		if (gpa < r->gpa)
+			continue;
+		uint64_t off = gpa - r->gpa;
+		/* off <= size and len <= size - off: no addition that could wrap. */
+		if (off > r->size || len > r->size - off)
+			continue;
+		return r->host + off;
+	}
+	return NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+uint64_t gm_low_end(const struct guest_mem *gm)
+{
+	return gm->nr ? gm->region[0].gpa + gm->region[0].size : 0;
+}

@@ -1,0 +1,281 @@
+/* vmm/pipeline.c — the boot recipe as data: stages run top to bottom, each timed from the
+ * launch request; on failure the stages done are undone in reverse. Also the VM's stop
+ * protocol and its run (watchdog, console input). */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "log.h"
+#include "vmm.h"
+
+const char *const vm_stage_names[ST_COUNT] = {
+	[ST_KVM_OPEN] = "kvm_open",     [ST_VM_CREATE] = "vm_create",
+	[ST_MEMORY] = "memory",         [ST_IRQCHIP] = "irqchip",
+	[ST_KERNEL_LOAD] = "kernel_load", [ST_BOOT_INFO] = "boot_info",
+	[ST_DEVICES] = "devices",       [ST_VCPUS] = "vcpus",
+	[ST_FIRST_RUN] = "first_run",   [ST_FIRST_OUTPUT] = "first_output",
+	[ST_READY] = "ready",           [ST_EXIT] = "exit",
+};
+
+const char *vm_outcome_name(enum vm_outcome o)
+{
+	static const char *const n[] = {"running", "exited",   "shutdown", "crashed",
+					"internal-error", "timeout", "failed"};
+	return (unsigned)o < ARRAY_SIZE(n) ? n[o] : "?";
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void vm_mark(struct vm *vm, enum vm_stage st)
+{
+	uint64_t expect = 0, t = now_ns() - vm->t0;
+	if (t == 0)
+		t = 1; /* 0 means "not reached" */
+	atomic_compare_exchange_strong(&vm->t_ns[st], &expect, t);
+}
+
+void vm_stop(struct vm *vm, enum vm_outcome o, int exit_code, const char *fmt, ...)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!atomic_load(&vm->stopping)) {
+		vm->outcome = o;
+		vm->exit_code = exit_code;
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
+		va_end(ap);
+		vm_mark(vm, ST_EXIT);
+		atomic_store(&vm->stopping, true);
+		vcpus_kick(vm);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+int vm_exit_status(const struct vm *vm)
+{
+	switch (vm->outcome) {
+	case VM_EXITED:
+		return vm->exit_code & 0xff;
+	case VM_SHUTDOWN:
+		return EXIT_OK;
+	case VM_CRASHED:
+		return EXIT_CRASH;
+	case VM_INTERNAL:
+		return EXIT_INTERNAL;
+	case VM_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case VM_RUNNING:
+	case VM_FAILED:
+		break;
+	}
+	return EXIT_VMM_FAILURE;
+}
+
+/* ---- stages ---- */
+
+static int stage_kernel_load(struct vm *vm)
+{
+	struct err e;
+	int r = kernel_place(vm->kernel, &vm->mem, &e);
+	if (r == 0 && vm->initrd)
+		r = initrd_place(vm->kernel, &vm->mem, vm->initrd->data, vm->initrd->size,
+				 vm->initrd->name, &vm->initrd_gpa, &e);
+	if (r < 0)
+		snprintf(vm->reason, sizeof(vm->reason), "%s", e.msg);
+	return r;
+}
+
+static int stage_boot_info(struct vm *vm)
+{
+	struct err e;
+	struct boot_params_in in = {
+		.cmdline = vm->cfg->cmdline,
+		.initrd_gpa = vm->initrd_gpa,
+		.initrd_size = vm->initrd ? vm->initrd->size : 0,
+	};
+	int r = boot_cmdline(vm->kernel, &vm->mem, vm->cfg->cmdline, &e);
+	if (!r)
+		r = boot_x86_tables(&vm->mem, &e);
+	if (!r)
+		r = boot_mptable(&vm->mem, vm->cfg->cpus, &e);
+	if (!r)
+		r = vm->kernel->fmt == KF_ELF_PVH ? boot_pvh_start_info(vm->kernel, &vm->mem, &in, &e)
+						  : boot_linux_zero_page(vm->kernel, &vm->mem, &in, &e);
+	if (r < 0)
+		snprintf(vm->reason, sizeof(vm->reason), "%s", e.msg);
+	return r;
+}
+
+int devices_setup(struct vm *vm)
+{
+	/* With --json, stdout carries the one JSON document; the console goes to stderr. */
+	int out = vm->cfg->quiet ? -1 : vm->cfg->json ? STDERR_FILENO : STDOUT_FILENO;
+	int r = serial_init(&vm->serial, vm, out);
+	if (!r)
+		r = rtc_init(&vm->rtc, vm);
+	if (!r)
+		r = i8042_init(&vm->i8042, vm);
+	if (!r)
+		r = boot_timer_init(vm);
+	if (!r)
+		r = exit_port_init(vm);
+	if (r < 0)
+		snprintf(vm->reason, sizeof(vm->reason), "device setup: %s", strerror(-r));
+	return r;
+}
+
+void devices_teardown(struct vm *vm)
+{
+	serial_destroy(&vm->serial);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+}
+
+static void nothing(struct vm *vm)
+{
+	(void)vm;
+}
+
+struct stage {
+	enum vm_stage id;
+	int (*run)(struct vm *vm);
+	void (*undo)(struct vm *vm);
+};
+
+static const struct stage boot_stages[] = {
+	{ST_KVM_OPEN, kvm_open_dev, kvm_close_dev},
+	{ST_VM_CREATE, kvm_create_vm, kvm_destroy_vm},
+	{ST_MEMORY, mem_setup, mem_teardown},
+	{ST_IRQCHIP, kvm_setup_irqchip, nothing}, /* freed with the VM fd */
+	{ST_KERNEL_LOAD, stage_kernel_load, nothing},
+	{ST_BOOT_INFO, stage_boot_info, nothing},
+	{ST_DEVICES, devices_setup, devices_teardown},
+	{ST_VCPUS, vcpus_create, vcpus_destroy},
+};
+
+static void vm_init_state(struct vm *vm)
+{
+	vm->kvm_fd = vm->vm_fd = -1;
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		vm->vcpu[i].fd = -1;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm->failed_stage = -1;
+}
+
+int pipeline_run(struct vm *vm)
+{
+	if (!vm->t0)
+		vm->t0 = now_ns();
+	vm_init_state(vm);
+	for (size_t i = 0; i < ARRAY_SIZE(boot_stages); i++) {
+		const struct stage *s = &boot_stages[i];
+		int r = s->run(vm);
+		if (r < 0) {
+			vm->failed_stage = (int)s->id;
+			vm->outcome = VM_FAILED;
+			/* The failed stage may have done part of its work: undo it too. */
+			for (size_t j = i + 1; j-- > 0;)
+				boot_stages[j].undo(vm);
+			return r;
+		}
+		vm_mark(vm, s->id);
+	}
+	return 0;
+}
+
+void pipeline_teardown(struct vm *vm)
+{
+	for (size_t j = ARRAY_SIZE(boot_stages); j-- > 0;)
+		boot_stages[j].undo(vm);
+	pthread_mutex_destroy(&vm->stop_lock);
+}
+
+/* ---- running ---- */
+
+struct watchdog {
+	struct vm *vm;
+	int stop_fd[2]; /* written when the VM is done: wakes the watchdog */
+	bool forward_stdin;
+};
+
+/* Waits for the VM's end, its timeout, and (for an interactive VM) console input. */
+static void *watchdog_thread(void *arg)
+{
+	struct watchdog *w = arg;
+	struct vm *vm = w->vm;
+	uint64_t deadline = vm->cfg->timeout_ms ? now_ns() + vm->cfg->timeout_ms * 1000000ULL : 0;
+	bool in_open = w->forward_stdin;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = w->stop_fd[0], .events = POLLIN},
+				      {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN}};
+		int ms = -1;
+		if (deadline) {
+			uint64_t now = now_ns();
+			if (now >= deadline) {
+				vm_stop(vm, VM_TIMEOUT, 0, "timed out after %llu ms",
+					(unsigned long long)vm->cfg->timeout_ms);
+				return NULL;
+			}
+			ms = (int)((deadline - now + 999999) / 1000000);
+		}
+		int n = poll(p, 2, ms);
+		if (n < 0 && errno != EINTR)
+			return NULL;
+		if (n > 0 && p[0].revents)
+			return NULL;
+		if (n > 0 && p[1].revents) {
+			uint8_t buf[64];
+			ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
+			if (got <= 0)
+				in_open = false;
+			else
+				serial_input(&vm->serial, buf, (unsigned)got);
+		}
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	struct watchdog w = {.vm = vm, .stop_fd = {-1, -1}};
+	pthread_t wd;
+	bool have_wd = false;
+	/* Console input for an interactive VM: a terminal, a pipe or a file on stdin; never
+	 * /dev/null or a closed descriptor. */
+	struct stat st;
+	w.forward_stdin = !vm->cfg->quiet && fstat(STDIN_FILENO, &st) == 0 &&
+			  (isatty(STDIN_FILENO) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
+			   S_ISSOCK(st.st_mode));
+	if (vm->cfg->timeout_ms || w.forward_stdin) {
+		if (pipe2(w.stop_fd, O_CLOEXEC) == 0 &&
+		    pthread_create(&wd, NULL, watchdog_thread, &w) == 0)
+			have_wd = true;
+		else
+			log_warn("cannot start the watchdog thread; --timeout is not enforced");
+	}
+	vcpus_run(vm);
+	if (have_wd) {
+		(void)!write(w.stop_fd[1], "x", 1);
+		pthread_join(wd, NULL);
+	}
+	if (w.stop_fd[0] >= 0) {
+		close(w.stop_fd[0]);
+		close(w.stop_fd[1]);
+	}
+	pthread_mutex_lock(&vm->serial.lock);
+	serial_flush(&vm->serial);
+	pthread_mutex_unlock(&vm->serial.lock);
+	return 0;
+}
