@@ -1,0 +1,59 @@
+# tests/boot/lib.sh — helpers for boot tests: run fastvmm against real guests on /dev/kvm and
+# assert on what the guest did (console output, exit status). Sourced by tests/boot/t_*.sh.
+# Each check prints "ok - NAME" or "not ok - NAME" (with the evidence) and counts.
+: "${FASTVMM:?}" "${GUESTS:?}"
+PASS=0
+FAIL=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fastvmm-boot.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+# run NAME ARGS... : runs fastvmm with a hard timeout; sets $OUT (stdout), $ERR (stderr), $RC.
+run() {
+	local name=$1
+	shift
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	RC=0
+	timeout -k 5 "${BOOT_TEST_TIMEOUT:-60}" "$FASTVMM" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+}
+
+ok() {
+	PASS=$((PASS + 1))
+	echo "ok - $1"
+}
+
+not_ok() {
+	FAIL=$((FAIL + 1))
+	echo "not ok - $1"
+	shift
+	for f in "$@"; do
+		[ -f "$f" ] && sed 's/^/#   /' "$f" | head -40
+	done
+}
+
+# expect_rc NAME WANT : the last run's exit status.
+expect_rc() {
+	if [ "$RC" -eq "$2" ]; then ok "$1: exit status $2"; else not_ok "$1: exit status $RC, want $2" "$OUT" "$ERR"; fi
+}
+
+# expect_out NAME REGEX [FILE] : a line of the last run's stdout (or FILE) matches.
+expect_out() {
+	local f=${3:-$OUT}
+	if grep -qE -- "$2" "$f"; then ok "$1: output has /$2/"; else not_ok "$1: output lacks /$2/" "$OUT" "$ERR"; fi
+}
+
+expect_err() {
+	expect_out "$1" "$2" "$ERR"
+}
+
+# expect_lines NAME N FILE : FILE has exactly N lines.
+expect_lines() {
+	local n
+	n=$(wc -l <"$3")
+	if [ "$n" -eq "$2" ]; then ok "$1: $2 line(s)"; else not_ok "$1: $n line(s), want $2" "$3"; fi
+}
+
+finish() {
+	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
