@@ -3,11 +3,15 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
 B       := build
+# V=1 shows the commands.
+Q       := $(if $(V),,@)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -DFASTVMM_VERSION='"$(VERSION)"' \
+# OPT and SAN are the knobs (CFLAGS given on the command line would drop the includes).
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  += $(OPT) $(SAN) -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -DFASTVMM_VERSION='"$(VERSION)"' \
            -DFASTVMM_GUESTDIR='"$(PREFIX)/share/fastvmm/guests"' -MMD -MP
 LDLIBS  += -lpthread
 
@@ -30,32 +34,37 @@ all: $(B)/fastvmm $(GUEST_ELFS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo '  CC      $<'
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/libfastvmm.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(B)/guests/%.o: guests/%.c guests/guest.h include/layout.h
 	@mkdir -p $(dir $@)
-	$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
+	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
 $(B)/guests/%.o: guests/%.S
 	@mkdir -p $(dir $@)
-	$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
+	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
 $(B)/guests/%-pvh.elf: $(B)/guests/%.o $(B)/guests/entry.o $(B)/guests/start_pvh.o guests/guest.ld
-	$(GCC_GUEST) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -Wl,-e,_start32 -o $@ \
+	@echo '  GUEST   $@'
+	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -Wl,-e,_start32 -o $@ \
 		$(B)/guests/start_pvh.o $(B)/guests/entry.o $<
 $(B)/guests/%.elf: $(B)/guests/%.o $(B)/guests/entry.o $(B)/guests/start64.o guests/guest.ld
-	$(GCC_GUEST) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ \
+	@echo '  GUEST   $@'
+	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ \
 		$(B)/guests/start64.o $(B)/guests/entry.o $<
 .PRECIOUS: $(B)/guests/%.o
 
 # ---- tests ----
 $(B)/tests/%: tests/unit/%.c $(B)/libfastvmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libfastvmm.a $(LDLIBS) -lcmocka
+	@echo '  TEST    $@'
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libfastvmm.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -64,9 +73,9 @@ boot-test: all
 	tests/boot/run.sh $(B)/fastvmm $(B)/guests
 
 # The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree.
-SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 sanitize:
-	$(MAKE) B=$(B)/san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" unit boot-test
+	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit boot-test
 
 test-nested: all
 	tests/nested/run.sh

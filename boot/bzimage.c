@@ -22,9 +22,9 @@ int bzimage_parse(struct kernel_image *k, struct err *e)
 	bz->version = le16(d + ZP_VERSION);
 	if (bz->version < BZ_MIN_VERSION)
 		return err_set(e, -ENOEXEC,
-			       "%s: boot protocol %u.%02u is too old (need 2.12 or later for the "
-			       "64-bit entry)",
-			       k->name, bz->version >> 8, bz->version & 0xff);
+		               "%s: boot protocol %u.%02u is too old (need 2.12 or later for the "
+		               "64-bit entry)",
+		               k->name, bz->version >> 8, bz->version & 0xff);
 	bz->setup_sects = d[ZP_SETUP_HDR];
 	if (bz->setup_sects == 0)
 		bz->setup_sects = 4; /* boot.rst: "If this field is 0, the real value is 4." */
@@ -41,26 +41,26 @@ int bzimage_parse(struct kernel_image *k, struct err *e)
 	/* The setup header runs from 0x1f1 to 0x202 + the byte at 0x201 (the jump's offset). */
 	bz->hdr_len = 0x202 + d[0x201] - ZP_SETUP_HDR;
 	if (bz->hdr_len > k->size - ZP_SETUP_HDR || bz->hdr_len > 0x1000 - ZP_SETUP_HDR)
-		return err_set(e, -ENOEXEC, "%s: setup header length %u is beyond the file", k->name,
-			       bz->hdr_len);
+		return err_set(e, -ENOEXEC, "%s: setup header length %u is beyond the file",
+		               k->name, bz->hdr_len);
 
 	if (!(bz->loadflags & LOADED_HIGH))
-		return err_set(e, -ENOEXEC, "%s: zImage (loaded low) is not supported; need a bzImage",
-			       k->name);
+		return err_set(e, -ENOEXEC,
+		               "%s: zImage (loaded low) is not supported; need a bzImage", k->name);
 	if (!(bz->xloadflags & XLF_KERNEL_64))
 		return err_set(e, -ENOEXEC, "%s: kernel has no 64-bit entry point (XLF_KERNEL_64)",
-			       k->name);
+		               k->name);
 	if (bz->payload_offset >= k->size)
 		return err_set(e, -ENOEXEC,
-			       "%s: setup (%u sectors) covers the whole file; no kernel payload",
-			       k->name, bz->setup_sects);
+		               "%s: setup (%u sectors) covers the whole file; no kernel payload",
+		               k->name, bz->setup_sects);
 	if (bz->init_size == 0 || bz->init_size > 1 * GiB)
 		return err_set(e, -ENOEXEC, "%s: absurd init_size %u", k->name, bz->init_size);
 	if (bz->cmdline_size == 0)
 		return err_set(e, -ENOEXEC, "%s: cmdline_size is 0", k->name);
 	if (bz->pref_address > 16 * GiB)
 		return err_set(e, -ENOEXEC, "%s: absurd pref_address 0x%llx", k->name,
-			       (unsigned long long)bz->pref_address);
+		               (unsigned long long)bz->pref_address);
 
 	uint64_t payload = k->size - bz->payload_offset;
 	k->fmt = KF_BZIMAGE;

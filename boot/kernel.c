@@ -36,7 +36,7 @@ const char *kernel_format_name(enum kernel_format f)
 }
 
 int kernel_parse(struct kernel_image *k, const char *name, const uint8_t *data, size_t size,
-		 struct err *e)
+                 struct err *e)
 {
 	memset(k, 0, sizeof(*k));
 	k->name = name;
@@ -46,14 +46,16 @@ int kernel_parse(struct kernel_image *k, const char *name, const uint8_t *data, 
 		return err_set(e, -EINVAL, "%s: empty file", name);
 	if (size >= 4 && memcmp(data, "\177ELF", 4) == 0)
 		return elf_parse(k, e);
-	if (size >= 0x206 && le16(data + ZP_BOOT_FLAG) == 0xaa55 && memcmp(data + ZP_HEADER, "HdrS", 4) == 0)
+	if (size >= 0x206 && le16(data + ZP_BOOT_FLAG) == 0xaa55 &&
+	    memcmp(data + ZP_HEADER, "HdrS", 4) == 0)
 		return bzimage_parse(k, e);
-	return err_set(e, -ENOEXEC, "%s: not a kernel (neither an ELF64 image nor a bzImage)", name);
+	return err_set(e, -ENOEXEC, "%s: not a kernel (neither an ELF64 image nor a bzImage)",
+	               name);
 }
 
 /* Map a regular file read-only, refusing empty, huge and non-regular files. */
 static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t *size, void **map,
-		    struct err *e)
+                    struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -75,7 +77,7 @@ static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
 		return err_set(e, -EFBIG, "%s: %lld bytes, larger than the %llu MiB limit", path,
-			       (long long)st.st_size, (unsigned long long)(max / MiB));
+		               (long long)st.st_size, (unsigned long long)(max / MiB));
 	}
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	int r = -errno;
@@ -148,17 +150,18 @@ int kernel_place(const struct kernel_image *k, const struct guest_mem *gm, struc
 	char b[32];
 	/* The kernel's whole footprint (including what a bzImage decompresses into) must be RAM. */
 	if (!gm_ptr(gm, k->load_lo, k->load_hi - k->load_lo))
-		return err_set(e, -ENOMEM,
-			       "%s: needs guest RAM up to 0x%llx, beyond guest RAM (%s); raise --mem",
-			       k->name, (unsigned long long)k->load_hi, mib(gm->ram_size, b, sizeof(b)));
+		return err_set(
+		        e, -ENOMEM,
+		        "%s: needs guest RAM up to 0x%llx, beyond guest RAM (%s); raise --mem",
+		        k->name, (unsigned long long)k->load_hi, mib(gm->ram_size, b, sizeof(b)));
 	for (unsigned i = 0; i < k->nseg; i++) {
 		const struct kernel_segment *s = &k->seg[i];
 		uint8_t *dst = gm_ptr(gm, s->paddr, s->memsz);
 		if (!dst)
 			return err_set(e, -ENOMEM,
-				       "%s: segment %u ends at 0x%llx, beyond guest RAM (%s)", k->name,
-				       i, (unsigned long long)(s->paddr + s->memsz),
-				       mib(gm->ram_size, b, sizeof(b)));
+			               "%s: segment %u ends at 0x%llx, beyond guest RAM (%s)",
+			               k->name, i, (unsigned long long)(s->paddr + s->memsz),
+			               mib(gm->ram_size, b, sizeof(b)));
 		memcpy(dst, k->data + s->offset, s->filesz);
 		/* Fresh guest RAM is zero already; the bss needs no memset. */
 	}
@@ -166,7 +169,7 @@ int kernel_place(const struct kernel_image *k, const struct guest_mem *gm, struc
 }
 
 int initrd_place(const struct kernel_image *k, const struct guest_mem *gm, const uint8_t *data,
-		 size_t size, const char *name, uint64_t *gpa, struct err *e)
+                 size_t size, const char *name, uint64_t *gpa, struct err *e)
 {
 	char b[32];
 	uint64_t top = gm_low_end(gm);
@@ -176,15 +179,16 @@ int initrd_place(const struct kernel_image *k, const struct guest_mem *gm, const
 	if (floor < HIMEM_START)
 		floor = HIMEM_START;
 	if (size > top || ALIGN_DOWN(top - size, 4096) < floor)
-		return err_set(e, -ENOMEM,
-			       "%s: initrd of %zu bytes does not fit between the kernel (ends 0x%llx) "
-			       "and 0x%llx in guest RAM (%s); raise --mem",
-			       name, size, (unsigned long long)floor, (unsigned long long)top,
-			       mib(gm->ram_size, b, sizeof(b)));
+		return err_set(
+		        e, -ENOMEM,
+		        "%s: initrd of %zu bytes does not fit between the kernel (ends 0x%llx) "
+		        "and 0x%llx in guest RAM (%s); raise --mem",
+		        name, size, (unsigned long long)floor, (unsigned long long)top,
+		        mib(gm->ram_size, b, sizeof(b)));
 	uint64_t at = ALIGN_DOWN(top - size, 4096);
 	if (gm_write(gm, at, data, size) < 0)
 		return err_set(e, -EFAULT, "%s: initrd placement at 0x%llx failed", name,
-			       (unsigned long long)at);
+		               (unsigned long long)at);
 	*gpa = at;
 	return 0;
 }

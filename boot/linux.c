@@ -24,28 +24,29 @@ unsigned boot_e820(const struct guest_mem *gm, struct e820 *out)
 }
 
 int boot_cmdline(const struct kernel_image *k, const struct guest_mem *gm, const char *cmdline,
-		 struct err *e)
+                 struct err *e)
 {
 	size_t len = strlen(cmdline);
 	uint64_t max = k->cmdline_max < CMDLINE_MAX - 1 ? k->cmdline_max : CMDLINE_MAX - 1;
 	if (len > max)
 		return err_set(e, -E2BIG,
-			       "--cmdline: %zu bytes, longer than the %llu the kernel accepts (%s)", len,
-			       (unsigned long long)max, k->name);
+		               "--cmdline: %zu bytes, longer than the %llu the kernel accepts (%s)",
+		               len, (unsigned long long)max, k->name);
 	if (gm_write(gm, CMDLINE_ADDR, cmdline, len + 1) < 0)
 		return err_set(e, -EFAULT, "--cmdline: guest RAM too small for the command line");
 	return 0;
 }
 
 int boot_linux_zero_page(const struct kernel_image *k, const struct guest_mem *gm,
-			 const struct boot_params_in *in, struct err *e)
+                         const struct boot_params_in *in, struct err *e)
 {
 	uint8_t *zp = gm_ptr(gm, ZERO_PAGE_ADDR, 4096);
 	if (!zp)
 		return err_set(e, -EFAULT, "zero page: outside guest RAM");
 	memset(zp, 0, 4096);
 	if (k->fmt == KF_BZIMAGE) {
-		/* boot.rst: copy the setup header from the image; then fill in the loader's part. */
+		/* boot.rst: copy the setup header from the image; then fill in the loader's part.
+		 */
 		memcpy(zp + ZP_SETUP_HDR, k->data + ZP_SETUP_HDR, k->bz.hdr_len);
 	} else {
 		/* vmlinux: no header in the image; build the minimum the 64-bit protocol reads. */

@@ -41,7 +41,7 @@ int boot_mptable(const struct guest_mem *gm, unsigned ncpus, struct err *e)
 	uint16_t count = 0;
 	for (unsigned i = 0; i < ncpus; i++, p += 20, count++) {
 		p[0] = MP_PROCESSOR;
-		p[1] = (uint8_t)i;  /* local APIC id */
+		p[1] = (uint8_t)i; /* local APIC id */
 		p[2] = APIC_VERSION;
 		p[3] = 0x01 | (i == 0 ? 0x02 : 0); /* enabled, bootstrap processor */
 		put_le32(p + 4, 0x600);            /* family 6 signature */

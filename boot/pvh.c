@@ -7,7 +7,7 @@
 #include "layout.h"
 
 int boot_pvh_start_info(const struct kernel_image *k, const struct guest_mem *gm,
-			const struct boot_params_in *in, struct err *e)
+                        const struct boot_params_in *in, struct err *e)
 {
 	(void)k;
 	uint8_t *si = gm_ptr(gm, PVH_INFO_ADDR, PVH_INFO_SIZE);
@@ -34,8 +34,8 @@ int boot_pvh_start_info(const struct kernel_image *k, const struct guest_mem *gm
 		uint8_t *ent = mm + i * 24;
 		put_le64(ent, map[i].addr);
 		put_le64(ent + 8, map[i].size);
-		put_le32(ent + 16, map[i].type == E820_RAM ? PVH_MEMMAP_TYPE_RAM
-							   : PVH_MEMMAP_TYPE_RESERVED);
+		put_le32(ent + 16,
+		         map[i].type == E820_RAM ? PVH_MEMMAP_TYPE_RAM : PVH_MEMMAP_TYPE_RESERVED);
 		put_le32(ent + 20, 0);
 	}
 	put_le64(si + 40, PVH_MEMMAP_ADDR);

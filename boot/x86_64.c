@@ -13,10 +13,10 @@ int boot_x86_tables(const struct guest_mem *gm, struct err *e)
 	if (!gdt || !pt)
 		return err_set(e, -EFAULT, "page tables: outside guest RAM");
 	static const uint64_t table[GDT_ENTRIES] = {
-		[SEL_CODE64 / 8] = GDT_CODE64,
-		[SEL_DATA / 8] = GDT_DATA,
-		[SEL_TSS / 8] = GDT_TSS,
-		[SEL_CODE32 / 8] = GDT_CODE32,
+	        [SEL_CODE64 / 8] = GDT_CODE64,
+	        [SEL_DATA / 8] = GDT_DATA,
+	        [SEL_TSS / 8] = GDT_TSS,
+	        [SEL_CODE32 / 8] = GDT_CODE32,
 	};
 	for (unsigned i = 0; i < GDT_ENTRIES; i++)
 		put_le64(gdt + i * 8, table[i]);
@@ -28,7 +28,7 @@ int boot_x86_tables(const struct guest_mem *gm, struct err *e)
 		put_le64(pdpt + i * 8, (PD_ADDR + i * 4096) | PTE_P | PTE_RW);
 		for (uint64_t j = 0; j < 512; j++)
 			put_le64(pd + (i * 512 + j) * 8,
-				 ((i * 512 + j) << 21) | PTE_P | PTE_RW | PTE_PS);
+			         ((i * 512 + j) << 21) | PTE_P | PTE_RW | PTE_PS);
 	}
 	return 0;
 }

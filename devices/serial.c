@@ -123,8 +123,8 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 			if (dlab) {
 				s->dlm = v;
 			} else {
-				/* Enabling THRI with an empty THR raises the interrupt (16550 behaviour
-				 * Linux's driver relies on to start transmitting). */
+				/* Enabling THRI with an empty THR raises the interrupt (16550
+				 * behaviour Linux's driver relies on to start transmitting). */
 				if ((v & IER_THRI) && !(s->ier & IER_THRI))
 					s->iir_thri_pending = 1;
 				s->ier = v & 0x0f;
@@ -179,9 +179,10 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 			v = LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
 			break;
 		case UART_MSR:
-			if (s->mcr & MCR_LOOP) /* loopback: MCR's DTR/RTS/OUT1/OUT2 → DSR/CTS/RI/DCD */
+			if (s->mcr &
+			    MCR_LOOP) /* loopback: MCR's DTR/RTS/OUT1/OUT2 → DSR/CTS/RI/DCD */
 				v = (uint8_t)(((s->mcr & 0x02) << 3) | ((s->mcr & 0x01) << 5) |
-					      ((s->mcr & 0x04) << 4) | ((s->mcr & 0x08) << 4));
+				              ((s->mcr & 0x04) << 4) | ((s->mcr & 0x08) << 4));
 			else
 				v = MSR_DCD | MSR_DSR | MSR_CTS;
 			break;

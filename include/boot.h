@@ -76,7 +76,7 @@ struct kernel_image {
 
 /* Parse a kernel from memory (format detected from the bytes, never the name). */
 int kernel_parse(struct kernel_image *k, const char *name, const uint8_t *data, size_t size,
-		 struct err *e);
+                 struct err *e);
 /* Format-specific parsers behind kernel_parse() (k->name/data/size set). */
 int elf_parse(struct kernel_image *k, struct err *e);
 int bzimage_parse(struct kernel_image *k, struct err *e);
@@ -100,7 +100,7 @@ void blob_close(struct blob *b);
 /* Place an initrd at the highest page-aligned address below min(k->initrd_max, low RAM end)
  * and above the kernel. *gpa receives its address. */
 int initrd_place(const struct kernel_image *k, const struct guest_mem *gm, const uint8_t *data,
-		 size_t size, const char *name, uint64_t *gpa, struct err *e);
+                 size_t size, const char *name, uint64_t *gpa, struct err *e);
 
 /* e820 map */
 #define E820_RAM      1
@@ -116,7 +116,7 @@ unsigned boot_e820(const struct guest_mem *gm, struct e820 *out);
 /* Kernel command line: checked against the kernel's limit, written NUL-terminated to
  * CMDLINE_ADDR. */
 int boot_cmdline(const struct kernel_image *k, const struct guest_mem *gm, const char *cmdline,
-		 struct err *e);
+                 struct err *e);
 
 struct boot_params_in {
 	const char *cmdline; /* already validated by boot_cmdline() */
@@ -125,10 +125,10 @@ struct boot_params_in {
 };
 /* Build the Linux zero page at ZERO_PAGE_ADDR (Linux boot protocol, 64-bit entry). */
 int boot_linux_zero_page(const struct kernel_image *k, const struct guest_mem *gm,
-			 const struct boot_params_in *in, struct err *e);
+                         const struct boot_params_in *in, struct err *e);
 /* Build hvm_start_info at PVH_INFO_ADDR (Xen PVH boot ABI, version 1). */
 int boot_pvh_start_info(const struct kernel_image *k, const struct guest_mem *gm,
-			const struct boot_params_in *in, struct err *e);
+                        const struct boot_params_in *in, struct err *e);
 /* Intel MP spec 1.4 tables for ncpus processors, at MPTABLE_START. */
 int boot_mptable(const struct guest_mem *gm, unsigned ncpus, struct err *e);
 /* GDT and identity-mapped page tables for the 64-bit entry. */
@@ -136,36 +136,36 @@ int boot_x86_tables(const struct guest_mem *gm, struct err *e);
 
 /* Boot protocol offsets in the zero page we read and write (Documentation/arch/x86/zero-page
  * and boot.rst). */
-#define ZP_ACPI_RSDP    0x070
-#define ZP_E820_ENTRIES 0x1e8
-#define ZP_SETUP_HDR    0x1f1
-#define ZP_BOOT_FLAG    0x1fe
-#define ZP_HEADER       0x202
-#define ZP_VERSION      0x206
-#define ZP_TYPE_OF_LOADER 0x210
-#define ZP_LOADFLAGS    0x211
-#define ZP_CODE32_START 0x214
-#define ZP_RAMDISK_IMAGE 0x218
-#define ZP_RAMDISK_SIZE 0x21c
-#define ZP_HEAP_END_PTR 0x224
-#define ZP_CMD_LINE_PTR 0x228
-#define ZP_INITRD_ADDR_MAX 0x22c
-#define ZP_KERNEL_ALIGNMENT 0x230
-#define ZP_RELOCATABLE  0x234
-#define ZP_XLOADFLAGS   0x236
-#define ZP_CMDLINE_SIZE 0x238
-#define ZP_PREF_ADDRESS 0x258
-#define ZP_INIT_SIZE    0x260
+#define ZP_ACPI_RSDP         0x070
+#define ZP_E820_ENTRIES      0x1e8
+#define ZP_SETUP_HDR         0x1f1
+#define ZP_BOOT_FLAG         0x1fe
+#define ZP_HEADER            0x202
+#define ZP_VERSION           0x206
+#define ZP_TYPE_OF_LOADER    0x210
+#define ZP_LOADFLAGS         0x211
+#define ZP_CODE32_START      0x214
+#define ZP_RAMDISK_IMAGE     0x218
+#define ZP_RAMDISK_SIZE      0x21c
+#define ZP_HEAP_END_PTR      0x224
+#define ZP_CMD_LINE_PTR      0x228
+#define ZP_INITRD_ADDR_MAX   0x22c
+#define ZP_KERNEL_ALIGNMENT  0x230
+#define ZP_RELOCATABLE       0x234
+#define ZP_XLOADFLAGS        0x236
+#define ZP_CMDLINE_SIZE      0x238
+#define ZP_PREF_ADDRESS      0x258
+#define ZP_INIT_SIZE         0x260
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
-#define ZP_EXT_RAMDISK_SIZE 0x0c4
-#define ZP_EXT_CMD_LINE_PTR 0x0c8
-#define ZP_E820_TABLE   0x2d0
-#define ZP_E820_MAX     128
+#define ZP_EXT_RAMDISK_SIZE  0x0c4
+#define ZP_EXT_CMD_LINE_PTR  0x0c8
+#define ZP_E820_TABLE        0x2d0
+#define ZP_E820_MAX          128
 
 /* hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h) */
-#define HVM_START_MAGIC 0x336ec578
-#define PVH_INFO_SIZE   56
-#define PVH_MEMMAP_TYPE_RAM 1
+#define HVM_START_MAGIC          0x336ec578
+#define PVH_INFO_SIZE            56
+#define PVH_MEMMAP_TYPE_RAM      1
 #define PVH_MEMMAP_TYPE_RESERVED 2
 
 #endif

@@ -12,7 +12,7 @@
 /* Called with the offset of the access from the range base. For reads, the handler fills
  * data[0..len); it is pre-filled with 0xff. len is 1, 2, 4 or 8. */
 typedef void (*bus_io_fn)(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
-			  bool is_write);
+                          bool is_write);
 
 struct bus_range {
 	uint64_t base;
@@ -31,7 +31,7 @@ void bus_init(struct bus *b);
 void bus_free(struct bus *b);
 /* 0, -EINVAL (len 0 or wrapping), -EEXIST (overlap), -ENOMEM. */
 int bus_register(struct bus *b, uint64_t base, uint64_t len, bus_io_fn fn, void *opaque,
-		 const char *name);
+                 const char *name);
 /* The range containing all of [addr, addr+len), or NULL. */
 const struct bus_range *bus_find(const struct bus *b, uint64_t addr, uint32_t len);
 /* Dispatch an access. Unclaimed reads return all-ones, unclaimed writes are dropped.

@@ -12,7 +12,7 @@ struct vm;
 
 /* 16550A UART (COM1). Transmit is instantaneous: LSR always reports THR and TSR empty. */
 #define SERIAL_RX_FIFO 64
-#define SERIAL_OUTBUF 4096
+#define SERIAL_OUTBUF  4096
 struct serial {
 	struct vm *vm;
 	pthread_mutex_t lock;

@@ -16,34 +16,34 @@
 #ifndef FASTVMM_LAYOUT_H
 #define FASTVMM_LAYOUT_H
 
-#define GDT_ADDR        0x500ULL
-#define PVH_INFO_ADDR   0x6000ULL
-#define PVH_MEMMAP_ADDR 0x6040ULL /* up to PVH_MEMMAP_MAX entries of 24 bytes */
-#define PVH_MEMMAP_MAX  16
+#define GDT_ADDR         0x500ULL
+#define PVH_INFO_ADDR    0x6000ULL
+#define PVH_MEMMAP_ADDR  0x6040ULL /* up to PVH_MEMMAP_MAX entries of 24 bytes */
+#define PVH_MEMMAP_MAX   16
 #define PVH_MODLIST_ADDR 0x6200ULL
-#define ZERO_PAGE_ADDR  0x7000ULL
-#define PML4_ADDR       0x9000ULL
-#define PDPT_ADDR       0xa000ULL
-#define PD_ADDR         0xb000ULL /* four consecutive pages */
-#define PT_END          0xf000ULL
-#define BOOT_STACK_TOP  0x8ff0ULL /* for own guests entered without a stack */
-#define CMDLINE_ADDR    0x20000ULL
-#define CMDLINE_MAX     0x10000ULL /* our own ceiling; the kernel's cmdline_size is stricter */
+#define ZERO_PAGE_ADDR   0x7000ULL
+#define PML4_ADDR        0x9000ULL
+#define PDPT_ADDR        0xa000ULL
+#define PD_ADDR          0xb000ULL /* four consecutive pages */
+#define PT_END           0xf000ULL
+#define BOOT_STACK_TOP   0x8ff0ULL /* for own guests entered without a stack */
+#define CMDLINE_ADDR     0x20000ULL
+#define CMDLINE_MAX      0x10000ULL /* our own ceiling; the kernel's cmdline_size is stricter */
 
-#define EBDA_START      0x9fc00ULL
-#define MPTABLE_START   0x9fc00ULL
-#define ACPI_START      0xe0000ULL /* RSDP must lie in 0xe0000-0xfffff */
-#define BIOS_END        0x100000ULL
-#define HIMEM_START     0x100000ULL
+#define EBDA_START    0x9fc00ULL
+#define MPTABLE_START 0x9fc00ULL
+#define ACPI_START    0xe0000ULL /* RSDP must lie in 0xe0000-0xfffff */
+#define BIOS_END      0x100000ULL
+#define HIMEM_START   0x100000ULL
 
-#define MMIO_GAP_START  0xc0000000ULL /* 3 GiB: low RAM stops here */
-#define MMIO_GAP_END    0x100000000ULL
-#define VIRTIO_MMIO_BASE 0xd0000000ULL
-#define VIRTIO_MMIO_SIZE 0x1000ULL
-#define IOAPIC_ADDR     0xfec00000ULL
-#define LAPIC_ADDR      0xfee00000ULL
+#define MMIO_GAP_START        0xc0000000ULL /* 3 GiB: low RAM stops here */
+#define MMIO_GAP_END          0x100000000ULL
+#define VIRTIO_MMIO_BASE      0xd0000000ULL
+#define VIRTIO_MMIO_SIZE      0x1000ULL
+#define IOAPIC_ADDR           0xfec00000ULL
+#define LAPIC_ADDR            0xfee00000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
-#define KVM_TSS_ADDR    0xfeffd000ULL /* 3 pages */
+#define KVM_TSS_ADDR          0xfeffd000ULL /* 3 pages */
 
 /* Port I/O: the legacy devices and the project's own guest ABI. */
 #define PORT_COM1       0x3f8
@@ -57,6 +57,6 @@
 #define PORT_BOOT_TIMER 0x500 /* any write: the guest is "ready" */
 #define PORT_EXIT       0x501 /* write of 1/2/4 bytes: exit with (value & 0xff) */
 
-#define SERIAL_IRQ      4
+#define SERIAL_IRQ 4
 
 #endif

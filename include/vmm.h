@@ -50,10 +50,10 @@ enum vm_stage {
 	ST_BOOT_INFO,
 	ST_DEVICES,
 	ST_VCPUS,
-	ST_FIRST_RUN,   /* first KVM_RUN entered */
-	ST_FIRST_OUTPUT,/* first console byte */
-	ST_READY,       /* boot-timer write */
-	ST_EXIT,        /* the VM stopped */
+	ST_FIRST_RUN,    /* first KVM_RUN entered */
+	ST_FIRST_OUTPUT, /* first console byte */
+	ST_READY,        /* boot-timer write */
+	ST_EXIT,         /* the VM stopped */
 	ST_COUNT
 };
 extern const char *const vm_stage_names[ST_COUNT];
@@ -65,7 +65,7 @@ enum vm_outcome {
 	VM_CRASHED,  /* triple fault */
 	VM_INTERNAL, /* KVM internal error / emulation failure / unhandled exit */
 	VM_TIMEOUT,
-	VM_FAILED,   /* host-side failure */
+	VM_FAILED, /* host-side failure */
 };
 const char *vm_outcome_name(enum vm_outcome o);
 

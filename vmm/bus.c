@@ -18,7 +18,7 @@ void bus_free(struct bus *b)
 }
 
 int bus_register(struct bus *b, uint64_t base, uint64_t len, bus_io_fn fn, void *opaque,
-		 const char *name)
+                 const char *name)
 {
 	if (!len || !fn || base + len < base)
 		return -EINVAL;

@@ -97,44 +97,45 @@ int parse_seconds(const char *s, uint64_t *ms)
 enum { OPT_JSON = 256, OPT_TIMINGS };
 
 static const struct option longopts[] = {
-	{"kernel", required_argument, NULL, 'k'},
-	{"initrd", required_argument, NULL, 'i'},
-	{"cmdline", required_argument, NULL, 'c'},
-	{"mem", required_argument, NULL, 'm'},
-	{"cpus", required_argument, NULL, 'p'},
-	{"timeout", required_argument, NULL, 't'},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"timings", no_argument, NULL, OPT_TIMINGS},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+        {"kernel", required_argument, NULL, 'k'},
+        {"initrd", required_argument, NULL, 'i'},
+        {"cmdline", required_argument, NULL, 'c'},
+        {"mem", required_argument, NULL, 'm'},
+        {"cpus", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"timings", no_argument, NULL, OPT_TIMINGS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
 };
 
 void config_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: fastvmm [--kernel FILE] [options]\n"
-		"Boot a kernel straight into a KVM virtual machine (no firmware).\n\n"
-		"  -k, --kernel FILE    ELF64 (PVH note or Linux 64-bit entry) or bzImage\n"
-		"                       (default: the bundled hello guest)\n"
-		"  -i, --initrd FILE    initial ramdisk (default: none)\n"
-		"  -c, --cmdline STR    kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-		"  -m, --mem SIZE       guest RAM, e.g. 128M, 1G; plain numbers are MiB (default: 128M)\n"
-		"  -p, --cpus N         vCPUs, 1-%d (default: 1)\n"
-		"  -t, --timeout SEC    stop the guest after SEC seconds (default: none)\n"
-		"      --json           print stage timings and the outcome as JSON on stdout\n"
-		"                       (the guest console then goes to stderr)\n"
-		"      --timings        print the stage timings to stderr after the run\n"
-		"  -q, --quiet          discard the guest console\n"
-		"  -v, --verbose        more diagnostics (repeatable)\n"
-		"  -h, --help           this help\n"
-		"  -V, --version        version\n\n"
-		"Exit status: the guest's exit code (fastvmm guests), 0 after a clean shutdown,\n"
-		"2 bad arguments or files, 70 host failure, 124 timeout, 125 guest crash,\n"
-		"126 KVM could not run the guest.\n",
-		VM_MAX_CPUS);
+	        "usage: fastvmm [--kernel FILE] [options]\n"
+	        "Boot a kernel straight into a KVM virtual machine (no firmware).\n\n"
+	        "  -k, --kernel FILE    ELF64 (PVH note or Linux 64-bit entry) or bzImage\n"
+	        "                       (default: the bundled hello guest)\n"
+	        "  -i, --initrd FILE    initial ramdisk (default: none)\n"
+	        "  -c, --cmdline STR    kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+	        "  -m, --mem SIZE       guest RAM, e.g. 128M, 1G; plain numbers are MiB (default: "
+	        "128M)\n"
+	        "  -p, --cpus N         vCPUs, 1-%d (default: 1)\n"
+	        "  -t, --timeout SEC    stop the guest after SEC seconds (default: none)\n"
+	        "      --json           print stage timings and the outcome as JSON on stdout\n"
+	        "                       (the guest console then goes to stderr)\n"
+	        "      --timings        print the stage timings to stderr after the run\n"
+	        "  -q, --quiet          discard the guest console\n"
+	        "  -v, --verbose        more diagnostics (repeatable)\n"
+	        "  -h, --help           this help\n"
+	        "  -V, --version        version\n\n"
+	        "Exit status: the guest's exit code (fastvmm guests), 0 after a clean shutdown,\n"
+	        "2 bad arguments or files, 70 host failure, 124 timeout, 125 guest crash,\n"
+	        "126 KVM could not run the guest.\n",
+	        VM_MAX_CPUS);
 }
 
 int config_parse(struct cli *c, int argc, char **argv, struct err *e)
@@ -164,27 +165,30 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			break;
 		case 'm':
 			if (parse_size(optarg, &v) < 0)
-				return err_set(e, -EINVAL, "--mem: '%s' is not a size (e.g. 128M, 1G)",
-					       optarg);
+				return err_set(e, -EINVAL,
+				               "--mem: '%s' is not a size (e.g. 128M, 1G)", optarg);
 			if (v < VM_MIN_MEM || v > VM_MAX_MEM)
-				return err_set(e, -EINVAL, "--mem: '%s' is outside 2M-%lluG", optarg,
-					       (unsigned long long)(VM_MAX_MEM / GiB));
+				return err_set(e, -EINVAL, "--mem: '%s' is outside 2M-%lluG",
+				               optarg, (unsigned long long)(VM_MAX_MEM / GiB));
 			if (v % (4 * KiB))
-				return err_set(e, -EINVAL, "--mem: '%s' is not a multiple of 4K", optarg);
+				return err_set(e, -EINVAL, "--mem: '%s' is not a multiple of 4K",
+				               optarg);
 			c->vm.mem_size = v;
 			break;
 		case 'p':
 			if (parse_uint(optarg, 1, VM_MAX_CPUS, &v) < 0)
-				return err_set(e, -EINVAL, "--cpus: '%s' is not a number from 1 to %d",
-					       optarg, VM_MAX_CPUS);
+				return err_set(e, -EINVAL,
+				               "--cpus: '%s' is not a number from 1 to %d", optarg,
+				               VM_MAX_CPUS);
 			c->vm.cpus = (unsigned)v;
 			break;
 		case 't':
 			if (parse_seconds(optarg, &v) < 0)
-				return err_set(e, -EINVAL,
-					       "--timeout: '%s' is not a positive number of seconds "
-					       "(at most a year)",
-					       optarg);
+				return err_set(
+				        e, -EINVAL,
+				        "--timeout: '%s' is not a positive number of seconds "
+				        "(at most a year)",
+				        optarg);
 			c->vm.timeout_ms = v;
 			break;
 		case OPT_JSON:
@@ -207,7 +211,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			return err_set(e, -EINVAL, "%s: needs a value", argv[optind - 1]);
 		default:
 			return err_set(e, -EINVAL, "%s: unknown option (see --help)",
-				       argv[optind - 1]);
+			               argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

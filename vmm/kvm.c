@@ -15,15 +15,15 @@ int kvm_open_dev(struct vm *vm)
 	if (vm->kvm_fd < 0) {
 		int r = -errno;
 		snprintf(vm->reason, sizeof(vm->reason), "/dev/kvm: %s%s", strerror(-r),
-			 r == -ENOENT ? " (is the kvm module loaded?)"
-			 : r == -EACCES ? " (add yourself to the kvm group or run as root)"
-					: "");
+		         r == -ENOENT   ? " (is the kvm module loaded?)"
+		         : r == -EACCES ? " (add yourself to the kvm group or run as root)"
+		                        : "");
 		return r;
 	}
 	int v = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION) {
 		snprintf(vm->reason, sizeof(vm->reason), "/dev/kvm: API version %d, need %d", v,
-			 KVM_API_VERSION);
+		         KVM_API_VERSION);
 		return -ENOTSUP;
 	}
 	/* Capabilities the pipeline relies on. */
@@ -31,22 +31,23 @@ int kvm_open_dev(struct vm *vm)
 		int cap;
 		const char *name;
 	} need[] = {
-		{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
-		{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-		{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-		{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
-		{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
-		{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+	        {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+	        {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	        {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+	        {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	        {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+	        {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
-			snprintf(vm->reason, sizeof(vm->reason), "/dev/kvm: lacks %s", need[i].name);
+			snprintf(vm->reason, sizeof(vm->reason), "/dev/kvm: lacks %s",
+			         need[i].name);
 			return -ENOTSUP;
 		}
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->run_size < (int)sizeof(struct kvm_run)) {
 		snprintf(vm->reason, sizeof(vm->reason), "/dev/kvm: bad vCPU mmap size %d",
-			 vm->run_size);
+		         vm->run_size);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -115,21 +116,22 @@ int mem_setup(struct vm *vm)
 {
 	int r = gm_init(&vm->mem, vm->cfg->mem_size);
 	if (r < 0) {
-		snprintf(vm->reason, sizeof(vm->reason), "--mem: cannot map %llu MiB of guest RAM: %s",
-			 (unsigned long long)(vm->cfg->mem_size / MiB), strerror(-r));
+		snprintf(vm->reason, sizeof(vm->reason),
+		         "--mem: cannot map %llu MiB of guest RAM: %s",
+		         (unsigned long long)(vm->cfg->mem_size / MiB), strerror(-r));
 		return r;
 	}
 	for (unsigned i = 0; i < vm->mem.nr; i++) {
 		struct kvm_userspace_memory_region reg = {
-			.slot = i,
-			.guest_phys_addr = vm->mem.region[i].gpa,
-			.memory_size = vm->mem.region[i].size,
-			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.region[i].host,
+		        .slot = i,
+		        .guest_phys_addr = vm->mem.region[i].gpa,
+		        .memory_size = vm->mem.region[i].size,
+		        .userspace_addr = (uint64_t)(uintptr_t)vm->mem.region[i].host,
 		};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0) {
 			r = -errno;
 			snprintf(vm->reason, sizeof(vm->reason), "KVM_SET_USER_MEMORY_REGION: %s",
-				 strerror(-r));
+			         strerror(-r));
 			return r;
 		}
 	}

@@ -16,8 +16,8 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 	if (size > (1ULL << 46))
 		return -E2BIG;
 	/* MAP_NORESERVE: guests touch a fraction of their RAM; pages fault in lazily. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Guest RAM is never part of a core dump or a forked child's copy. */
@@ -30,7 +30,7 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 	gm->nr = 1;
 	if (size > low) {
 		gm->region[1] = (struct gm_region){
-			.gpa = MMIO_GAP_END, .size = size - low, .host = (uint8_t *)p + low};
+		        .gpa = MMIO_GAP_END, .size = size - low, .host = (uint8_t *)p + low};
 		gm->nr = 2;
 	}
 	return 0;

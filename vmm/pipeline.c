@@ -15,18 +15,24 @@
 #include "vmm.h"
 
 const char *const vm_stage_names[ST_COUNT] = {
-	[ST_KVM_OPEN] = "kvm_open",     [ST_VM_CREATE] = "vm_create",
-	[ST_MEMORY] = "memory",         [ST_IRQCHIP] = "irqchip",
-	[ST_KERNEL_LOAD] = "kernel_load", [ST_BOOT_INFO] = "boot_info",
-	[ST_DEVICES] = "devices",       [ST_VCPUS] = "vcpus",
-	[ST_FIRST_RUN] = "first_run",   [ST_FIRST_OUTPUT] = "first_output",
-	[ST_READY] = "ready",           [ST_EXIT] = "exit",
+        [ST_KVM_OPEN] = "kvm_open",
+        [ST_VM_CREATE] = "vm_create",
+        [ST_MEMORY] = "memory",
+        [ST_IRQCHIP] = "irqchip",
+        [ST_KERNEL_LOAD] = "kernel_load",
+        [ST_BOOT_INFO] = "boot_info",
+        [ST_DEVICES] = "devices",
+        [ST_VCPUS] = "vcpus",
+        [ST_FIRST_RUN] = "first_run",
+        [ST_FIRST_OUTPUT] = "first_output",
+        [ST_READY] = "ready",
+        [ST_EXIT] = "exit",
 };
 
 const char *vm_outcome_name(enum vm_outcome o)
 {
-	static const char *const n[] = {"running", "exited",   "shutdown", "crashed",
-					"internal-error", "timeout", "failed"};
+	static const char *const n[] = {"running",        "exited",  "shutdown", "crashed",
+	                                "internal-error", "timeout", "failed"};
 	return (unsigned)o < ARRAY_SIZE(n) ? n[o] : "?";
 }
 
@@ -90,7 +96,7 @@ static int stage_kernel_load(struct vm *vm)
 	int r = kernel_place(vm->kernel, &vm->mem, &e);
 	if (r == 0 && vm->initrd)
 		r = initrd_place(vm->kernel, &vm->mem, vm->initrd->data, vm->initrd->size,
-				 vm->initrd->name, &vm->initrd_gpa, &e);
+		                 vm->initrd->name, &vm->initrd_gpa, &e);
 	if (r < 0)
 		snprintf(vm->reason, sizeof(vm->reason), "%s", e.msg);
 	return r;
@@ -100,9 +106,9 @@ static int stage_boot_info(struct vm *vm)
 {
 	struct err e;
 	struct boot_params_in in = {
-		.cmdline = vm->cfg->cmdline,
-		.initrd_gpa = vm->initrd_gpa,
-		.initrd_size = vm->initrd ? vm->initrd->size : 0,
+	        .cmdline = vm->cfg->cmdline,
+	        .initrd_gpa = vm->initrd_gpa,
+	        .initrd_size = vm->initrd ? vm->initrd->size : 0,
 	};
 	int r = boot_cmdline(vm->kernel, &vm->mem, vm->cfg->cmdline, &e);
 	if (!r)
@@ -110,8 +116,9 @@ static int stage_boot_info(struct vm *vm)
 	if (!r)
 		r = boot_mptable(&vm->mem, vm->cfg->cpus, &e);
 	if (!r)
-		r = vm->kernel->fmt == KF_ELF_PVH ? boot_pvh_start_info(vm->kernel, &vm->mem, &in, &e)
-						  : boot_linux_zero_page(vm->kernel, &vm->mem, &in, &e);
+		r = vm->kernel->fmt == KF_ELF_PVH
+		            ? boot_pvh_start_info(vm->kernel, &vm->mem, &in, &e)
+		            : boot_linux_zero_page(vm->kernel, &vm->mem, &in, &e);
 	if (r < 0)
 		snprintf(vm->reason, sizeof(vm->reason), "%s", e.msg);
 	return r;
@@ -154,14 +161,14 @@ struct stage {
 };
 
 static const struct stage boot_stages[] = {
-	{ST_KVM_OPEN, kvm_open_dev, kvm_close_dev},
-	{ST_VM_CREATE, kvm_create_vm, kvm_destroy_vm},
-	{ST_MEMORY, mem_setup, mem_teardown},
-	{ST_IRQCHIP, kvm_setup_irqchip, nothing}, /* freed with the VM fd */
-	{ST_KERNEL_LOAD, stage_kernel_load, nothing},
-	{ST_BOOT_INFO, stage_boot_info, nothing},
-	{ST_DEVICES, devices_setup, devices_teardown},
-	{ST_VCPUS, vcpus_create, vcpus_destroy},
+        {ST_KVM_OPEN, kvm_open_dev, kvm_close_dev},
+        {ST_VM_CREATE, kvm_create_vm, kvm_destroy_vm},
+        {ST_MEMORY, mem_setup, mem_teardown},
+        {ST_IRQCHIP, kvm_setup_irqchip, nothing}, /* freed with the VM fd */
+        {ST_KERNEL_LOAD, stage_kernel_load, nothing},
+        {ST_BOOT_INFO, stage_boot_info, nothing},
+        {ST_DEVICES, devices_setup, devices_teardown},
+        {ST_VCPUS, vcpus_create, vcpus_destroy},
 };
 
 static void vm_init_state(struct vm *vm)
@@ -220,13 +227,13 @@ static void *watchdog_thread(void *arg)
 	bool in_open = w->forward_stdin;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = w->stop_fd[0], .events = POLLIN},
-				      {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN}};
+		                      {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN}};
 		int ms = -1;
 		if (deadline) {
 			uint64_t now = now_ns();
 			if (now >= deadline) {
 				vm_stop(vm, VM_TIMEOUT, 0, "timed out after %llu ms",
-					(unsigned long long)vm->cfg->timeout_ms);
+				        (unsigned long long)vm->cfg->timeout_ms);
 				return NULL;
 			}
 			ms = (int)((deadline - now + 999999) / 1000000);
@@ -256,8 +263,8 @@ int vm_run(struct vm *vm)
 	 * /dev/null or a closed descriptor. */
 	struct stat st;
 	w.forward_stdin = !vm->cfg->quiet && fstat(STDIN_FILENO, &st) == 0 &&
-			  (isatty(STDIN_FILENO) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
-			   S_ISSOCK(st.st_mode));
+	                  (isatty(STDIN_FILENO) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
+	                   S_ISSOCK(st.st_mode));
 	if (vm->cfg->timeout_ms || w.forward_stdin) {
 		if (pipe2(w.stop_fd, O_CLOEXEC) == 0 &&
 		    pthread_create(&wd, NULL, watchdog_thread, &w) == 0)

@@ -20,7 +20,7 @@ void json_string(FILE *out, const char *s)
 void report_vm_json(const struct vm *vm, FILE *out)
 {
 	fprintf(out, "{\"id\":%u,\"ok\":%s,\"exit_status\":%d,\"outcome\":", vm->id,
-		vm_exit_status(vm) == 0 ? "true" : "false", vm_exit_status(vm));
+	        vm_exit_status(vm) == 0 ? "true" : "false", vm_exit_status(vm));
 	json_string(out, vm_outcome_name(vm->outcome));
 	fprintf(out, ",\"exit_code\":%d,\"reason\":", vm->exit_code);
 	json_string(out, vm->reason);
@@ -33,7 +33,8 @@ void report_vm_json(const struct vm *vm, FILE *out)
 		json_string(out, vm_stage_names[vm->failed_stage]);
 	else
 		fputs("null", out);
-	fprintf(out, ",\"console_bytes\":%llu,\"stages\":{", (unsigned long long)vm->serial.bytes_out);
+	fprintf(out, ",\"console_bytes\":%llu,\"stages\":{",
+	        (unsigned long long)vm->serial.bytes_out);
 	for (int i = 0; i < ST_COUNT; i++) {
 		uint64_t t = atomic_load(&vm->t_ns[i]);
 		fprintf(out, "%s\"%s\":", i ? "," : "", vm_stage_names[i]);
@@ -56,5 +57,5 @@ void report_vm_text(const struct vm *vm, FILE *out)
 			fprintf(out, "%-13s %10s\n", vm_stage_names[i], "-");
 	}
 	fprintf(out, "outcome       %s (exit status %d)%s%s\n", vm_outcome_name(vm->outcome),
-		vm_exit_status(vm), vm->reason[0] ? ": " : "", vm->reason);
+	        vm_exit_status(vm), vm->reason[0] ? ": " : "", vm->reason);
 }

@@ -12,7 +12,7 @@
 #include "vmm.h"
 #include "x86.h"
 
-#define CPUID_MAX_ENTRIES 256
+#define CPUID_MAX_ENTRIES   256
 #define KVM_CPUID_SIGNATURE 0x40000000
 #define KVM_CPUID_TIMING    0x40000010 /* EAX: TSC kHz, EBX: LAPIC bus kHz (VMware leaf) */
 #define LAPIC_BUS_KHZ       1000000    /* KVM's LAPIC timer ticks at 1 GHz */
@@ -67,32 +67,40 @@ static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint3
 	}
 	if (tsc_khz && !have_timing && c->nent < CPUID_MAX_ENTRIES)
 		c->entries[c->nent++] = (struct kvm_cpuid_entry2){
-			.function = KVM_CPUID_TIMING, .eax = tsc_khz, .ebx = LAPIC_BUS_KHZ};
+		        .function = KVM_CPUID_TIMING, .eax = tsc_khz, .ebx = LAPIC_BUS_KHZ};
 }
 
 static int set_msrs(struct vcpu *v)
 {
-	static const uint32_t zero[] = {MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
-					MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR,
-					MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE, MSR_IA32_TSC};
-	struct {
+	static const uint32_t zero[] = {MSR_IA32_SYSENTER_CS,
+	                                MSR_IA32_SYSENTER_ESP,
+	                                MSR_IA32_SYSENTER_EIP,
+	                                MSR_STAR,
+	                                MSR_LSTAR,
+	                                MSR_CSTAR,
+	                                MSR_SYSCALL_MASK,
+	                                MSR_KERNEL_GS_BASE,
+	                                MSR_IA32_TSC};
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[16];
-	} m = {0};
+		uint8_t bytes[sizeof(struct kvm_msrs) + 16 * sizeof(struct kvm_msr_entry)];
+	} m;
+	memset(&m, 0, sizeof(m));
+	struct kvm_msr_entry *e = m.hdr.entries;
 	unsigned n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(zero); i++)
-		m.e[n++].index = zero[i];
-	m.e[n++] = (struct kvm_msr_entry){.index = MSR_IA32_MISC_ENABLE,
-					  .data = MISC_ENABLE_FAST_STRING};
+		e[n++].index = zero[i];
+	e[n++] = (struct kvm_msr_entry){.index = MSR_IA32_MISC_ENABLE,
+	                                .data = MISC_ENABLE_FAST_STRING};
 	/* MTRRs enabled, default type write-back: Linux otherwise maps all RAM uncached. */
-	m.e[n++] = (struct kvm_msr_entry){.index = MSR_MTRR_DEF_TYPE, .data = (1u << 11) | 6};
+	e[n++] = (struct kvm_msr_entry){.index = MSR_MTRR_DEF_TYPE, .data = (1u << 11) | 6};
 	m.hdr.nmsrs = n;
 	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (r < 0)
 		return set_reason_errno(v->vm, "KVM_SET_MSRS", v->id);
 	if ((unsigned)r != n) {
 		snprintf(v->vm->reason, sizeof(v->vm->reason),
-			 "vCPU %u: KVM_SET_MSRS: MSR 0x%x refused", v->id, m.e[r].index);
+		         "vCPU %u: KVM_SET_MSRS: MSR 0x%x refused", v->id, e[r].index);
 		return -EINVAL;
 	}
 	return 0;
@@ -115,14 +123,14 @@ static int set_lapic(struct vcpu *v)
 static struct kvm_segment seg(uint16_t sel, uint8_t type, bool code64, bool db)
 {
 	return (struct kvm_segment){.base = 0,
-				    .limit = 0xffffffff,
-				    .selector = sel,
-				    .type = type,
-				    .present = 1,
-				    .s = 1,
-				    .l = code64,
-				    .db = db,
-				    .g = 1};
+	                            .limit = 0xffffffff,
+	                            .selector = sel,
+	                            .type = type,
+	                            .present = 1,
+	                            .s = 1,
+	                            .l = code64,
+	                            .db = db,
+	                            .g = 1};
 }
 
 /* The boot CPU's registers: 64-bit long mode for the Linux protocol and own guests, 32-bit
@@ -208,7 +216,8 @@ int vcpus_create(struct vm *vm)
 		r = set_msrs(v);
 		if (!r)
 			r = set_lapic(v);
-		/* Application processors wait for INIT/SIPI from the guest in the in-kernel LAPIC. */
+		/* Application processors wait for INIT/SIPI from the guest in the in-kernel LAPIC.
+		 */
 		if (!r && i == 0)
 			r = set_boot_regs(v);
 	}
@@ -277,18 +286,19 @@ static void internal_error(struct vcpu *v)
 	uint32_t sub = run->internal.suberror;
 	if (sub == KVM_INTERNAL_ERROR_EMULATION)
 		vm_stop(v->vm, VM_INTERNAL, 0,
-			"guest stopped: KVM could not emulate the instruction at rip 0x%llx "
-			"(bytes: %s)%s",
-			(unsigned long long)rip, bytes[0] ? bytes : "unreadable",
-			host_is_kvm_pvm()
-				? "; this host's /dev/kvm is kvm-pvm, whose emulator lacks SSE moves, "
-				  "ldmxcsr, xgetbv, xsave/xrstor, cmpxchg16b and int3: boot real "
-				  "guests in the nested harness (make test-nested)"
-				: "");
+		        "guest stopped: KVM could not emulate the instruction at rip 0x%llx "
+		        "(bytes: %s)%s",
+		        (unsigned long long)rip, bytes[0] ? bytes : "unreadable",
+		        host_is_kvm_pvm()
+		                ? "; this host's /dev/kvm is kvm-pvm, whose emulator lacks SSE "
+		                  "moves, "
+		                  "ldmxcsr, xgetbv, xsave/xrstor, cmpxchg16b and int3: boot real "
+		                  "guests in the nested harness (make test-nested)"
+		                : "");
 	else
 		vm_stop(v->vm, VM_INTERNAL, 0,
-			"guest stopped: KVM internal error (suberror %u) at rip 0x%llx (bytes: %s)",
-			sub, (unsigned long long)rip, bytes[0] ? bytes : "unreadable");
+		        "guest stopped: KVM internal error (suberror %u) at rip 0x%llx (bytes: %s)",
+		        sub, (unsigned long long)rip, bytes[0] ? bytes : "unreadable");
 }
 
 /* ---- the one exit-dispatch loop ---- */
@@ -301,7 +311,8 @@ static void handle_pio(struct vcpu *v)
 	/* KVM fills these, but a bad value must not walk us off the shared page. */
 	if ((size != 1 && size != 2 && size != 4) || off > v->run_size ||
 	    (uint64_t)size * count > v->run_size - off) {
-		vm_stop(v->vm, VM_INTERNAL, 0, "bad port I/O exit (size %u, count %u)", size, count);
+		vm_stop(v->vm, VM_INTERNAL, 0, "bad port I/O exit (size %u, count %u)", size,
+		        count);
 		return;
 	}
 	uint8_t *data = (uint8_t *)run + off;
@@ -345,13 +356,15 @@ static void vcpu_loop(struct vcpu *v)
 			break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel LAPIC; nothing can wake this CPU. */
-			vm_stop(vm, VM_SHUTDOWN, 0, "vCPU %u halted with nothing to wake it", v->id);
+			vm_stop(vm, VM_SHUTDOWN, 0, "vCPU %u halted with nothing to wake it",
+			        v->id);
 			break;
 		case KVM_EXIT_SHUTDOWN: {
 			uint64_t rip;
 			linear_rip(v, &rip);
-			vm_stop(vm, VM_CRASHED, 0, "guest crashed: triple fault on vCPU %u at rip 0x%llx",
-				v->id, (unsigned long long)rip);
+			vm_stop(vm, VM_CRASHED, 0,
+			        "guest crashed: triple fault on vCPU %u at rip 0x%llx", v->id,
+			        (unsigned long long)rip);
 			break;
 		}
 		case KVM_EXIT_SYSTEM_EVENT:
@@ -359,19 +372,19 @@ static void vcpu_loop(struct vcpu *v)
 				vm_stop(vm, VM_CRASHED, 0, "guest reported a crash (system event)");
 			else
 				vm_stop(vm, VM_SHUTDOWN, 0, "guest shut down (system event %u)",
-					run->system_event.type);
+				        run->system_event.type);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			internal_error(v);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			vm_stop(vm, VM_INTERNAL, 0, "vCPU %u: VM entry failed (hardware reason 0x%llx)",
-				v->id,
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			vm_stop(vm, VM_INTERNAL, 0,
+			        "vCPU %u: VM entry failed (hardware reason 0x%llx)", v->id,
+			        (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			break;
 		default:
 			vm_stop(vm, VM_INTERNAL, 0, "vCPU %u: unhandled KVM exit reason %u", v->id,
-				run->exit_reason);
+			        run->exit_reason);
 			break;
 		}
 	}

@@ -1,0 +1,118 @@
+/* Unit tests: command-line parsing (pure) and its value parsers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static struct cli c;
+static struct err e;
+
+#define PARSE(...)                                                                                 \
+	({                                                                                         \
+		char *argv[] = {"fastvmm", __VA_ARGS__, NULL};                                     \
+		memset(&e, 0, sizeof(e));                                                          \
+		config_parse(&c, (int)ARRAY_SIZE(argv) - 1, argv, &e);                             \
+	})
+
+static void defaults(void **state)
+{
+	(void)state;
+	char *argv[] = {"fastvmm", NULL};
+	assert_int_equal(config_parse(&c, 1, argv, &e), CONFIG_RUN);
+	assert_null(c.vm.kernel_path);
+	assert_int_equal(c.vm.mem_size, 128 << 20);
+	assert_int_equal(c.vm.cpus, 1);
+	assert_int_equal(c.vm.timeout_ms, 0);
+	assert_string_equal(c.vm.cmdline, DEFAULT_CMDLINE);
+}
+
+static void all_options(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--kernel", "k.elf", "--initrd=rd", "--cmdline", "", "--mem", "1G",
+	                       "--cpus", "4", "--timeout", "2.5", "--json", "-q", "--timings"),
+	                 CONFIG_RUN);
+	assert_string_equal(c.vm.kernel_path, "k.elf");
+	assert_string_equal(c.vm.initrd_path, "rd");
+	assert_string_equal(c.vm.cmdline, ""); /* an explicit empty cmdline stays empty */
+	assert_int_equal(c.vm.mem_size, 1ULL << 30);
+	assert_int_equal(c.vm.cpus, 4);
+	assert_int_equal(c.vm.timeout_ms, 2500);
+	assert_true(c.vm.json && c.vm.quiet && c.timings);
+	assert_int_equal(PARSE("-k", "x", "-m", "256", "-p", "2"), CONFIG_RUN);
+	assert_int_equal(c.vm.mem_size, 256 << 20);
+	assert_int_equal(PARSE("--help"), CONFIG_HELP);
+	assert_int_equal(PARSE("--version"), CONFIG_VERSION);
+}
+
+static void rejects(void **state)
+{
+	(void)state;
+#define REJ(want, ...)                                                                             \
+	do {                                                                                       \
+		assert_int_equal(PARSE(__VA_ARGS__), -EINVAL);                                     \
+		assert_string_equal(e.msg, want);                                                  \
+	} while (0)
+	REJ("--mem: '0' is outside 2M-1024G", "--mem", "0");
+	REJ("--mem: '2T' is outside 2M-1024G", "--mem", "2T");
+	REJ("--mem: '12Q' is not a size (e.g. 128M, 1G)", "--mem", "12Q");
+	REJ("--mem: '-5M' is not a size (e.g. 128M, 1G)", "--mem", "-5M");
+	REJ("--mem: '99999999999999999999G' is not a size (e.g. 128M, 1G)", "--mem",
+	    "99999999999999999999G");
+	REJ("--mem: '3000001K' is not a multiple of 4K", "--mem", "3000001K");
+	REJ("--cpus: '0' is not a number from 1 to 64", "--cpus", "0");
+	REJ("--cpus: '65' is not a number from 1 to 64", "--cpus", "65");
+	REJ("--cpus: '1x' is not a number from 1 to 64", "--cpus", "1x");
+	REJ("--cpus: '' is not a number from 1 to 64", "--cpus", "");
+	REJ("--timeout: '0' is not a positive number of seconds (at most a year)", "--timeout",
+	    "0");
+	REJ("--timeout: '1e9' is not a positive number of seconds (at most a year)", "--timeout",
+	    "1e9");
+	REJ("--timeout: '99999999999' is not a positive number of seconds (at most a year)",
+	    "--timeout", "99999999999");
+	REJ("--kernel: empty file name", "--kernel", "");
+	REJ("--bogus: unknown option (see --help)", "--bogus");
+	REJ("--kernel: needs a value", "--kernel");
+	REJ("'k.elf': unexpected argument (see --help)", "k.elf");
+}
+
+static void sizes(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(parse_size("128M", &v), 0);
+	assert_int_equal(v, 128 << 20);
+	assert_int_equal(parse_size("128MiB", &v), 0);
+	assert_int_equal(v, 128 << 20);
+	assert_int_equal(parse_size("2g", &v), 0);
+	assert_int_equal(v, 2ULL << 30);
+	assert_int_equal(parse_size("4096B", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("64", &v), 0);
+	assert_int_equal(v, 64 << 20);
+	assert_int_equal(parse_size("16777216T", &v), -ERANGE); /* 2^64 bytes */
+	assert_int_equal(parse_size("M", &v), -EINVAL);
+	assert_int_equal(parse_size("1MM", &v), -EINVAL);
+	assert_int_equal(parse_size(" 1M", &v), -EINVAL);
+	assert_int_equal(parse_seconds("0.25", &v), 0);
+	assert_int_equal(v, 250);
+	assert_int_equal(parse_seconds("0.0001", &v), -ERANGE);
+	assert_int_equal(parse_seconds(".5", &v), -EINVAL);
+	assert_int_equal(parse_uint("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(defaults),
+	        cmocka_unit_test(all_options),
+	        cmocka_unit_test(rejects),
+	        cmocka_unit_test(sizes),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,101 @@
+/* Unit tests: guest RAM layout and the one bounds-checked accessor. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "guest_mem.h"
+#include "layout.h"
+
+static void buffer_edges(void **state)
+{
+	(void)state;
+	static uint8_t buf[8192];
+	struct guest_mem gm;
+	gm_init_buffer(&gm, buf, sizeof(buf));
+	assert_ptr_equal(gm_ptr(&gm, 0, 8192), buf);
+	assert_ptr_equal(gm_ptr(&gm, 8191, 1), buf + 8191);
+	assert_ptr_equal(gm_ptr(&gm, 8192, 0), buf + 8192); /* empty range at the end */
+	assert_null(gm_ptr(&gm, 8192, 1));
+	assert_null(gm_ptr(&gm, 8191, 2));
+	assert_null(gm_ptr(&gm, 0, 8193));
+	assert_null(gm_ptr(&gm, 8193, 0));
+	/* Overflowing combinations must never wrap into a valid range. */
+	assert_null(gm_ptr(&gm, UINT64_MAX, 1));
+	assert_null(gm_ptr(&gm, 1, UINT64_MAX));
+	assert_null(gm_ptr(&gm, UINT64_MAX, UINT64_MAX));
+	assert_null(gm_ptr(&gm, 4096, UINT64_MAX - 4095));
+	assert_null(gm_ptr(&gm, UINT64_MAX - 10, 20));
+}
+
+static void copy_helpers(void **state)
+{
+	(void)state;
+	static uint8_t buf[4096];
+	struct guest_mem gm;
+	gm_init_buffer(&gm, buf, sizeof(buf));
+	assert_int_equal(gm_write(&gm, 4090, "abcdef", 6), 0);
+	char out[6];
+	assert_int_equal(gm_read(&gm, 4090, out, 6), 0);
+	assert_memory_equal(out, "abcdef", 6);
+	assert_int_equal(gm_write(&gm, 4091, "abcdef", 6), -EFAULT);
+	assert_int_equal(gm_read(&gm, 4096, out, 1), -EFAULT);
+}
+
+static void small_vm_is_one_region(void **state)
+{
+	(void)state;
+	struct guest_mem gm;
+	assert_int_equal(gm_init(&gm, 64 << 20), 0);
+	assert_int_equal(gm.nr, 1);
+	assert_int_equal(gm_low_end(&gm), 64 << 20);
+	assert_non_null(gm_ptr(&gm, (64 << 20) - 4096, 4096));
+	assert_null(gm_ptr(&gm, 64 << 20, 1));
+	gm_free(&gm);
+}
+
+static void big_vm_splits_around_the_mmio_gap(void **state)
+{
+	(void)state;
+	struct guest_mem gm;
+	uint64_t size = 4ULL << 30; /* MAP_NORESERVE: nothing is touched */
+	assert_int_equal(gm_init(&gm, size), 0);
+	assert_int_equal(gm.nr, 2);
+	assert_int_equal(gm_low_end(&gm), MMIO_GAP_START);
+	assert_non_null(gm_ptr(&gm, MMIO_GAP_START - 8, 8));
+	assert_null(gm_ptr(&gm, MMIO_GAP_START - 8, 16)); /* straddles into the gap */
+	assert_null(gm_ptr(&gm, VIRTIO_MMIO_BASE, 4));
+	assert_null(gm_ptr(&gm, IOAPIC_ADDR, 4));
+	uint8_t *hi = gm_ptr(&gm, MMIO_GAP_END, 1);
+	assert_non_null(hi);
+	/* Above 4 GiB continues where low RAM stopped in the host mapping. */
+	assert_ptr_equal(hi, (uint8_t *)gm_ptr(&gm, MMIO_GAP_START - 1, 1) + 1);
+	uint64_t high = size - MMIO_GAP_START;
+	assert_non_null(gm_ptr(&gm, MMIO_GAP_END + high - 1, 1));
+	assert_null(gm_ptr(&gm, MMIO_GAP_END + high, 1));
+	gm_free(&gm);
+}
+
+static void bad_sizes(void **state)
+{
+	(void)state;
+	struct guest_mem gm;
+	assert_int_equal(gm_init(&gm, 4096), -EINVAL);
+	assert_int_equal(gm_init(&gm, (2 << 20) + 1), -EINVAL);
+	assert_int_equal(gm_init(&gm, 1ULL << 60), -E2BIG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(buffer_edges),
+	        cmocka_unit_test(copy_helpers),
+	        cmocka_unit_test(small_vm_is_one_region),
+	        cmocka_unit_test(big_vm_splits_around_the_mmio_gap),
+	        cmocka_unit_test(bad_sizes),
+	};
+	return cmocka_run_group_tests_name("guest_mem", tests, NULL, NULL);
+}
