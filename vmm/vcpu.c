@@ -409,7 +409,8 @@ void vcpus_kick(struct vm *vm)
 		struct vcpu *v = &vm->vcpu[i];
 		if (v->run)
 			v->run->immediate_exit = 1;
-		if (v->thread_started)
+		/* The caller's own vCPU sees the stop flag when its handler returns. */
+		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
 			pthread_kill(v->thread, SIGUSR1);
 	}
 }

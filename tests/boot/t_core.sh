@@ -34,6 +34,20 @@ run smp --kernel "$GUESTS/hello.elf" --cpus 4
 expect_rc "hello --cpus 4" 0
 expect_out "hello --cpus 4" '^Hello from fastvmm guest$'
 
+# An instruction the host KVM cannot run: on kvm-pvm (which emulates guest ring-0 code and has
+# no SSE) a clear diagnosis with RIP and bytes; on a KVM that runs guests natively, the guest
+# simply works. Either way the assertion is on what really happened.
+run sse --kernel "$GUESTS/sse.elf"
+expect_out sse 'executing an SSE move'
+if [ -d /sys/module/kvm_pvm ]; then
+	expect_rc "sse on kvm-pvm" 126
+	expect_err "sse on kvm-pvm" 'KVM could not emulate the instruction at rip 0x[0-9a-f]+ \(bytes: 0f 57 c0'
+	expect_err "sse on kvm-pvm" 'kvm-pvm'
+else
+	expect_rc "sse on native KVM" 0
+	expect_out "sse on native KVM" 'SSE works'
+fi
+
 for mode in 0 1; do
 	start=$(date +%s%N)
 	run hang$mode --kernel "$GUESTS/hang.elf" --cmdline "spin=$mode" --timeout 0.5
