@@ -48,6 +48,12 @@ else
 	expect_out "sse on native KVM" 'SSE works'
 fi
 
+# The console's input side: stdin (here a pipe) reaches the guest's UART.
+OUT=$TMP/echo.out ERR=$TMP/echo.err RC=0
+printf 'ping pong\n' | timeout -k 5 60 "$FASTVMM" --kernel "$GUESTS/echo.elf" --timeout 30 >"$OUT" 2>"$ERR" || RC=$?
+expect_rc "echo via stdin" 0
+expect_out "echo via stdin" '^echo: ping pong$'
+
 for mode in 0 1; do
 	start=$(date +%s%N)
 	run hang$mode --kernel "$GUESTS/hang.elf" --cmdline "spin=$mode" --timeout 0.5
