@@ -99,6 +99,21 @@ check_bad "unknown flag" '^fastvmm: --frobnicate: unknown option' --frobnicate
 check_bad "missing value" '^fastvmm: --kernel: needs a value' --kernel
 check_bad "stray argument" "^fastvmm: 'extra': unexpected argument" extra
 
+# /dev/kvm missing (a private mount namespace with an empty /dev) or not permitted (nobody).
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+	OUT=$TMP/nokvm.out ERR=$TMP/nokvm.err RC=0
+	unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" --kernel "$1"' "$FASTVMM" "$GUESTS/hello.elf" >"$OUT" 2>"$ERR" || RC=$?
+	expect_rc "no /dev/kvm" 2
+	expect_err "no /dev/kvm" '^fastvmm: /dev/kvm: No such file or directory'
+	expect_lines "no /dev/kvm is one line" 1 "$ERR"
+fi
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && [ "$(stat -c %a /dev/kvm)" = 600 ]; then
+	OUT=$TMP/eperm.out ERR=$TMP/eperm.err RC=0
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$FASTVMM" --kernel "$GUESTS/hello.elf" >"$OUT" 2>"$ERR" || RC=$?
+	expect_rc "/dev/kvm not permitted" 2
+	expect_err "/dev/kvm not permitted" '^fastvmm: /dev/kvm: Permission denied'
+fi
+
 run help --help
 expect_rc "--help" 0
 expect_out "--help" '--kernel FILE'
