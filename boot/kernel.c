@@ -162,6 +162,11 @@ int kernel_place(const struct kernel_image *k, const struct guest_mem *gm, struc
 			               "%s: segment %u ends at 0x%llx, beyond guest RAM (%s)",
 			               k->name, i, (unsigned long long)(s->paddr + s->memsz),
 			               mib(gm->ram_size, b, sizeof(b)));
+		if (s->filesz >= 64 * KiB) {
+			gm_prefault(gm, s->paddr, s->filesz);
+			madvise((void *)ALIGN_DOWN((uintptr_t)(k->data + s->offset), 4096),
+			        s->filesz + 4096, MADV_POPULATE_READ);
+		}
 		memcpy(dst, k->data + s->offset, s->filesz);
 		/* Fresh guest RAM is zero already; the bss needs no memset. */
 	}

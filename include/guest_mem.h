@@ -42,6 +42,10 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);
 
+/* Populate the host pages behind [gpa, gpa+len) writable in one go, before a large copy
+ * (a bulk fault is far cheaper than one fault per page). Best effort: returns -errno. */
+int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* End of the guest-physical RAM below the MMIO gap (the usable low-RAM ceiling). */
 uint64_t gm_low_end(const struct guest_mem *gm);
 
