@@ -133,6 +133,7 @@ int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struc
 #define VIRTIO_CONFIG_MAX 64
 
 struct virtio_mmio;
+struct vm;
 struct virtio_dev_ops {
 	const char *name; /* "virtio-blk", for log lines */
 	uint32_t device_id;
@@ -153,6 +154,7 @@ struct virtio_mmio {
 	const struct virtio_dev_ops *ops;
 	void *priv;
 	const struct guest_mem *gm;
+	struct vm *vm; /* NULL in unit tests */
 	unsigned vm_id;
 	uint64_t base;
 	unsigned gsi;
