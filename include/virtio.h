@@ -254,6 +254,21 @@ struct vm_virtio {
 	struct virtio_mmio *dev[VIRTIO_MAX_DEVS]; /* in address order */
 	unsigned ndev, nblk, nnet;
 };
+/* Where each configured device lives: disks first, then NICs, one VIRTIO_MMIO_SIZE window
+ * each from VIRTIO_MMIO_BASE, GSIs from virtio_gsi[]. Pure (boot_info uses it before the
+ * devices exist). Returns the count. */
+struct vm_config;
+struct virtio_slot {
+	uint64_t base;
+	uint32_t size, gsi;
+};
+unsigned virtio_layout(const struct vm_config *cfg, struct virtio_slot out[VIRTIO_MAX_DEVS]);
+/* Append " virtio_mmio.device=4K@0x...:N" for each device to buf (NUL-terminated, len bytes).
+ * -E2BIG if it does not fit. */
+int virtio_cmdline(const struct vm_config *cfg, char *buf, size_t len);
+/* Resolve DISCOVERY_AUTO for a kernel format (see enum virtio_discovery). */
+enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d, int kernel_fmt);
+/* Build the VM's devices (devices stage) and tear them down. */
 int virtio_setup(struct vm *vm);
 void virtio_teardown(struct vm *vm);
 
