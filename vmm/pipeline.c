@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "layout.h"
 #include "log.h"
 #include "virtio.h"
@@ -130,6 +131,14 @@ static int stage_boot_info(struct vm *vm)
 		r = boot_x86_tables(&vm->mem, &e);
 	if (!r)
 		r = boot_mptable(&vm->mem, vm->cfg->cpus, &e);
+	if (!r && (disc == DISCOVERY_ACPI || disc == DISCOVERY_BOTH)) {
+		struct virtio_slot s[VIRTIO_MAX_DEVS];
+		struct acpi_mmio_dev d[VIRTIO_MAX_DEVS];
+		unsigned n = virtio_layout(vm->cfg, s);
+		for (unsigned i = 0; i < n; i++)
+			d[i] = (struct acpi_mmio_dev){s[i].base, s[i].size, s[i].gsi};
+		r = boot_acpi(&vm->mem, vm->cfg->cpus, d, n, &in.acpi_rsdp, &e);
+	}
 	if (!r)
 		r = vm->kernel->fmt == KF_ELF_PVH
 		            ? boot_pvh_start_info(vm->kernel, &vm->mem, &in, &e)
@@ -152,6 +161,8 @@ int devices_setup(struct vm *vm)
 		r = boot_timer_init(vm);
 	if (!r)
 		r = exit_port_init(vm);
+	if (!r)
+		r = acpi_sleep_init(vm);
 	if (!r) {
 		r = virtio_setup(vm); /* names the device and the cause in vm->reason */
 		if (r < 0)

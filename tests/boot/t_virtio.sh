@@ -46,4 +46,18 @@ run missing --kernel "$GUESTS/blk_rw.elf" --disk "$TMP/nope.img"
 expect_rc "missing disk image" 2
 expect_err "missing disk image" 'fastvmm: --disk .*/nope.img: No such file or directory'
 
+# ACPI: the guest walks RSDP → XSDT → FADT → DSDT like an OS, counts the LNRO0005 devices,
+# and powers off through the FADT's sleep control register with \_S5_'s SLP_TYP.
+run acpi --kernel "$GUESTS/acpi_off.elf" --disk "$img,ro" --disk "$img,cow" --virtio-discovery acpi --json --timeout 30
+expect_rc "ACPI S5 poweroff" 0
+expect_err "ACPI S5 poweroff" '^acpi_off: 2 virtio-mmio device\(s\) in the DSDT; S5 via port 0x0+600$'
+expect_out "ACPI S5 poweroff" '"outcome":"shutdown"'
+# auto discovery for an ELF kernel: the command line, no ACPI tables.
+run noacpi --kernel "$GUESTS/acpi_off.elf" --disk "$img,ro" --timeout 30
+expect_rc "ELF kernel, auto discovery: no ACPI" 1
+expect_out "ELF kernel, auto discovery: no ACPI" '^acpi_off: no valid RSDP$'
+run both --kernel "$GUESTS/blk_rw.elf" --disk "$img" --virtio-discovery both --cmdline "sector=9" --timeout 30
+expect_rc "discovery both: cmdline entries too" 0
+expect_sector "discovery both" "$img" 9
+
 finish
