@@ -183,6 +183,11 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, bool indirect, struct
 	return 1;
 }
 
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
+
 int virtq_push(struct virtq *q, const struct guest_mem *gm, uint16_t head, uint32_t len)
 {
 	uint8_t *used = q->ready ? gm_ptr(gm, q->used_gpa, used_bytes(q->num)) : NULL;

@@ -96,10 +96,8 @@ static inline void print_uint(unsigned v)
 	print(b + i);
 }
 
-/* Reset, negotiate VERSION_1 only, set up queue `qi` with `num` entries at `q`, DRIVER_OK.
- * Returns 0 or a reason code. */
-static inline int virtio_init(uint64_t base, uint32_t want_id, struct vq *q, unsigned qi,
-                              unsigned num)
+/* Reset and negotiate VERSION_1 plus `low` (feature bits 0-31). 0 or a reason code. */
+static inline int virtio_negotiate(uint64_t base, uint32_t want_id, uint32_t low)
 {
 	if (mmio_rd(base, 0x000) != 0x74726976 || mmio_rd(base, 0x004) != 2)
 		return 1;
@@ -112,12 +110,18 @@ static inline int virtio_init(uint64_t base, uint32_t want_id, struct vq *q, uns
 	if (!(mmio_rd(base, 0x010) & 1))
 		return 3;
 	mmio_wr(base, 0x024, 0);
-	mmio_wr(base, 0x020, 0);
+	mmio_wr(base, 0x020, low);
 	mmio_wr(base, 0x024, 1);
 	mmio_wr(base, 0x020, 1);
 	mmio_wr(base, 0x070, 11);
 	if (!(mmio_rd(base, 0x070) & 8))
 		return 4;
+	return 0;
+}
+
+/* Queue qi with `num` entries at q (after virtio_negotiate()). */
+static inline int virtio_queue(uint64_t base, struct vq *q, unsigned qi, unsigned num)
+{
 	mmio_wr(base, 0x030, qi);
 	if (mmio_rd(base, 0x034) < num)
 		return 5;
@@ -129,8 +133,19 @@ static inline int virtio_init(uint64_t base, uint32_t want_id, struct vq *q, uns
 	mmio_wr(base, 0x0a0, (uint32_t)(uintptr_t)&q->used);
 	mmio_wr(base, 0x0a4, 0);
 	mmio_wr(base, 0x044, 1);
-	mmio_wr(base, 0x070, 15);
 	return 0;
+}
+
+/* Negotiate, one queue, DRIVER_OK. 0 or a reason code. */
+static inline int virtio_init(uint64_t base, uint32_t want_id, struct vq *q, unsigned qi,
+                              unsigned num)
+{
+	int r = virtio_negotiate(base, want_id, 0);
+	if (!r)
+		r = virtio_queue(base, q, qi, num);
+	if (!r)
+		mmio_wr(base, 0x070, 15);
+	return r;
 }
 
 /* Offer the chain starting at head, notify queue qi, wait for it to come back; returns the

@@ -111,6 +111,9 @@ int virtq_enable(struct virtq *q, const struct guest_mem *gm, uint16_t max, stru
  * indirect tables and an avail index more than `num` ahead are all faults. */
 int virtq_pop(struct virtq *q, const struct guest_mem *gm, bool indirect, struct virtq_chain *c,
               struct virtq_err *e);
+/* Give back the chain just popped, unconsumed (e.g. rx buffer with no packet to put in it):
+ * the next virtq_pop() re-reads and re-validates it. */
+void virtq_unpop(struct virtq *q);
 /* Return a chain to the driver with `len` bytes written. -EINVAL if the used ring moved out
  * of RAM (cannot happen after virtq_enable(), checked anyway). */
 int virtq_push(struct virtq *q, const struct guest_mem *gm, uint16_t head, uint32_t len);

@@ -60,4 +60,30 @@ run both --kernel "$GUESTS/blk_rw.elf" --disk "$img" --virtio-discovery both --c
 expect_rc "discovery both: cmdline entries too" 0
 expect_sector "discovery both" "$img" 9
 
+# virtio-net: the guest ARPs for and pings a peer (the kernel of a private network namespace)
+# on a tap device. Needs iproute2 and /dev/net/tun.
+if command -v ip >/dev/null && [ -c /dev/net/tun ]; then
+	ns=fastvmm-t$$
+	ip netns del "$ns" 2>/dev/null
+	ip netns add "$ns"
+	ip netns exec "$ns" sh -c 'ip link set lo up && ip tuntap add dev fvtap0 mode tap vnet_hdr &&
+		ip addr add 10.77.0.1/24 dev fvtap0 && ip link set fvtap0 up'
+	NS="ip netns exec $ns"
+	OUT=$TMP/net.out ERR=$TMP/net.err RC=0
+	timeout -k 5 60 $NS "$FASTVMM" --kernel "$GUESTS/net_echo.elf" --net tap=fvtap0 \
+		--mac 52:54:00:12:34:56 --timeout 30 -v >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	expect_rc "net_echo" 0
+	expect_out "net_echo" '^net_echo: peer mac ([0-9a-f]{2}:){5}[0-9a-f]{2}, ICMP echo reply received'
+	expect_err "net_echo" 'virtio-net on fvtap0, mac 52:54:00:12:34:56'
+	# (the echo reply itself proves the peer used the guest's MAC from the ARP request)
+	# A tap fastvmm creates itself is gone when the VM ends.
+	OUT=$TMP/net2.out ERR=$TMP/net2.err RC=0
+	timeout -k 5 60 $NS "$FASTVMM" --kernel "$GUESTS/hello.elf" --net tap=fvtmp9 >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	expect_rc "hello with a fresh tap" 0
+	if ! $NS ip link show fvtmp9 >/dev/null 2>&1; then ok "net: fastvmm's own tap removed at exit"; else not_ok "net: tap fvtmp9 left behind"; fi
+	ip netns del "$ns"
+else
+	echo "# skipping virtio-net tests: no ip(8) or /dev/net/tun"
+fi
+
 finish
