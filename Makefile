@@ -86,6 +86,15 @@ test: deps all unit boot-test sanitize test-nested
 bench: all
 	tests/bench/run.sh
 
+# Host-side virtio-blk throughput (issue 5), in-process: no guest, so no emulation cost.
+$(B)/bench/%: tests/bench/%.c $(B)/libfastvmm.a
+	@mkdir -p $(dir $@)
+	@echo '  BENCH   $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(B)/libfastvmm.a $(LDLIBS)
+bench-virtio: $(B)/bench/virtio_blk_bench
+	$(B)/bench/virtio_blk_bench
+bench: bench-virtio
+
 deps:
 	@tests/deps.sh
 
@@ -104,5 +113,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested bench deps format format-check install clean
+.PHONY: all unit boot-test sanitize test test-nested bench bench-virtio deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
