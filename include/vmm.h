@@ -32,8 +32,9 @@
 /* virtio devices (issue 5). Disks come first in the MMIO window, then NICs. */
 #define VM_MAX_DISKS 8
 #define VM_MAX_NICS  8
+#define DISK_PATH_MAX 4096
 struct disk_cfg {
-	const char *path;
+	char path[DISK_PATH_MAX]; /* copied: argv may hold options after the path */
 	bool ro, cow;
 };
 struct net_cfg {

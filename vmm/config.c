@@ -155,13 +155,15 @@ void config_usage(FILE *out)
 }
 
 /* "PATH[,ro][,cow]"; the path is everything before the first comma. argv is left alone: the
- * path is copied (once per process, owned by the config for the process's life). */
+ * path is copied into the config. */
 static int parse_disk(const char *arg, struct disk_cfg *d, struct err *e)
 {
 	const char *opts = strchr(arg, ',');
 	size_t plen = opts ? (size_t)(opts - arg) : strlen(arg);
 	if (!plen)
 		return err_set(e, -EINVAL, "--disk: empty file name");
+	if (plen >= DISK_PATH_MAX)
+		return err_set(e, -EINVAL, "--disk: file name longer than %d bytes", DISK_PATH_MAX - 1);
 	*d = (struct disk_cfg){0};
 	while (opts && *opts) {
 		opts++;
@@ -177,8 +179,9 @@ static int parse_disk(const char *arg, struct disk_cfg *d, struct err *e)
 	}
 	if (d->ro && d->cow)
 		return err_set(e, -EINVAL, "--disk %s: ro and cow exclude each other", arg);
-	d->path = strndup(arg, plen);
-	return d->path ? 0 : err_set(e, -ENOMEM, "--disk: out of memory");
+	memcpy(d->path, arg, plen);
+	d->path[plen] = 0;
+	return 0;
 }
 
 int parse_mac(const char *s, uint8_t mac[6])

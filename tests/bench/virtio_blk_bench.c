@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 	struct guest_mem gm;
 	gm_init_buffer(&gm, ram, RAM);
 
-	struct disk_cfg dc = {.path = path, .ro = true};
+	struct disk_cfg dc = {.ro = true};
+	snprintf(dc.path, sizeof(dc.path), "%s", path);
 	struct virtio_blk *b;
 	char why[256];
 	if (virtio_blk_create(&b, &dc, 0, &gm, 0, why, sizeof(why)) < 0) {
