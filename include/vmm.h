@@ -30,8 +30,8 @@
 #define EXIT_INTERNAL    126 /* KVM could not run the guest (internal error, emulation failure) */
 
 /* virtio devices (issue 5). Disks come first in the MMIO window, then NICs. */
-#define VM_MAX_DISKS 8
-#define VM_MAX_NICS  8
+#define VM_MAX_DISKS  8
+#define VM_MAX_NICS   8
 #define DISK_PATH_MAX 4096
 struct disk_cfg {
 	char path[DISK_PATH_MAX]; /* copied: argv may hold options after the path */

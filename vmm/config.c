@@ -163,7 +163,8 @@ static int parse_disk(const char *arg, struct disk_cfg *d, struct err *e)
 	if (!plen)
 		return err_set(e, -EINVAL, "--disk: empty file name");
 	if (plen >= DISK_PATH_MAX)
-		return err_set(e, -EINVAL, "--disk: file name longer than %d bytes", DISK_PATH_MAX - 1);
+		return err_set(e, -EINVAL, "--disk: file name longer than %d bytes",
+		               DISK_PATH_MAX - 1);
 	*d = (struct disk_cfg){0};
 	while (opts && *opts) {
 		opts++;
