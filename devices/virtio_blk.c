@@ -204,8 +204,9 @@ static int blk_request(struct virtio_blk *b, const struct virtq_chain *c, char *
 	unsigned cap = nseg;
 	uint64_t nsect = data_len / SECTOR;
 	bool rw = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_OUT;
-	bool range_ok = rw && data_len % SECTOR == 0 && sector <= b->sectors &&
-	                nsect <= b->sectors - sector;
+	/* used_len is 32 bits: larger transfers (never sent by real drivers) are refused. */
+	bool range_ok = rw && data_len % SECTOR == 0 && data_len < UINT32_MAX &&
+	                sector <= b->sectors && nsect <= b->sectors - sector;
 	if (b->cow && type == VIRTIO_BLK_T_IN && range_ok && nsect)
 		cap += nseg + count_runs(b, sector, nsect);
 	struct blk_req *r = calloc(1, sizeof(*r) + cap * sizeof(struct iovec));

@@ -279,9 +279,11 @@ void virtio_mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		uint64_t c = off - VIRTIO_MMIO_CONFIG;
 		if (c <= d->config_len && len <= d->config_len - c) {
 			if (is_write) {
-				memcpy(d->config + c, data, len);
-				if (d->ops->config_write)
+				/* Read-only unless the device has writable fields. */
+				if (d->ops->config_write) {
+					memcpy(d->config + c, data, len);
 					d->ops->config_write(d, (uint32_t)c, len);
+				}
 			} else {
 				memcpy(data, d->config + c, len);
 			}

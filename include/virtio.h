@@ -200,6 +200,8 @@ int virtio_mmio_attach(struct virtio_mmio *d, struct vm *vm, struct iothread *io
                        unsigned gsi);
 void virtio_mmio_detach(struct virtio_mmio *d, struct vm *vm);
 
+#define VIRTIO_MAX_DEVS 9 /* one GSI each from virtio_gsi[] */
+
 /* ---- I/O thread: one per VM, epoll over eventfds and backend fds; no polling ---- */
 typedef void (*iothread_fn)(void *opaque, uint32_t events);
 struct iothread_handler {
@@ -211,7 +213,7 @@ struct iothread {
 	int epfd, stop_fd;
 	pthread_t thread;
 	bool started;
-	struct iothread_handler h[16];
+	struct iothread_handler h[4 * VIRTIO_MAX_DEVS]; /* ioeventfds, io_uring, taps */
 	unsigned nh;
 };
 int iothread_init(struct iothread *io);
@@ -223,7 +225,6 @@ int iothread_start(struct iothread *io);
 void iothread_stop(struct iothread *io);
 
 /* ---- devices ---- */
-#define VIRTIO_MAX_DEVS 9 /* one GSI each from virtio_gsi[] */
 /* GSIs for virtio devices: ISA-range, edge-triggered active-high both in the MP table (ISA bus
  * conforming) and in the DSDT's Interrupt descriptors. 4 is COM1, 8 the RTC, 9 the ACPI SCI. */
 extern const unsigned virtio_gsi[VIRTIO_MAX_DEVS];

@@ -133,6 +133,11 @@ static void identity(void **state)
 	assert_int_equal(b[0], 0);
 	virtio_mmio_access(&dev, VIRTIO_MMIO_CONFIG + 0xe00, b, 2, false);
 	assert_int_equal(b[0], 0);
+	/* Without a config_write op, config space is read-only to the driver. */
+	b[0] = 0xaa;
+	virtio_mmio_access(&dev, VIRTIO_MMIO_CONFIG, b, 1, true);
+	virtio_mmio_access(&dev, VIRTIO_MMIO_CONFIG, b, 1, false);
+	assert_int_equal(b[0], 1);
 }
 
 static void feature_negotiation(void **state)
