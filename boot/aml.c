@@ -108,6 +108,22 @@ void aml_string(struct aml *a, const char *s)
 	aml_bytes(a, s, strlen(s) + 1);
 }
 
+void aml_eisaid(struct aml *a, const char *id)
+{
+	/* "PNP0501": three letters of 5 bits (A = 1), then four hex digits; stored big-endian in
+	 * a little-endian DWord (ACPI 6.x §19.6.35, EISAID macro). */
+	uint32_t v = 0;
+	for (int i = 0; i < 3; i++)
+		v = (v << 5) | (uint32_t)((id[i] - 0x40) & 0x1f);
+	for (int i = 3; i < 7; i++) {
+		char c = id[i];
+		v = (v << 4) | (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	/* v = vendor:15 | product:16 in bits 30..0; the byte order is MSB first. */
+	aml_integer(a, ((v >> 24) & 0xff) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) |
+	                       ((v << 24) & 0xff000000u));
+}
+
 void aml_name(struct aml *a, const char *name)
 {
 	aml_byte(a, AML_NAME_OP);
@@ -191,6 +207,17 @@ size_t aml_res_irq_edge_high(uint8_t *buf, uint32_t gsi)
 	buf[4] = 1;    /* one interrupt */
 	put_le32(buf + 5, gsi);
 	return 9;
+}
+
+size_t aml_res_io(uint8_t *buf, uint16_t port, uint8_t len)
+{
+	buf[0] = 0x47; /* small item, I/O port, length 7 */
+	buf[1] = 1;    /* 16-bit decode */
+	put_le16(buf + 2, port);
+	put_le16(buf + 4, port);
+	buf[6] = 1; /* alignment */
+	buf[7] = len;
+	return 8;
 }
 
 size_t aml_res_end(uint8_t *buf)

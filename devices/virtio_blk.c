@@ -395,14 +395,20 @@ static int fail(char *why, size_t whylen, int code, const char *fmt, ...)
 	return code;
 }
 
+/* An unnamed file (O_TMPFILE): nothing to clean up, whatever way the process ends. */
 static int open_overlay(uint64_t size)
 {
-	const char *dir = getenv("TMPDIR");
-	if (!dir || !*dir)
-		dir = "/var/tmp";
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	const char *dirs[] = {getenv("TMPDIR"), "/var/tmp", "/tmp"};
+	int fd = -ENOENT;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && fd < 0; i++) {
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0)
+			fd = -errno;
+	}
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (ftruncate(fd, (off_t)size) < 0) {
 		int r = -errno;
 		close(fd);

@@ -1,13 +1,16 @@
 /* guests/blk_rw.c — virtio-blk through a tiny polled driver: writes a pattern to sector
  * `sector=` (default 8) split over two data descriptors, flushes (no data descriptor), reads
- * it back, verifies, asks for the device ID, and exits 0. A write refused with IOERR (ro disk)
+ * it back, verifies, asks for the device ID, zeroes sector+1 with WRITE_ZEROES (if offered) and
+ * checks it reads back as zeros, and exits 0. A write refused with IOERR (ro disk)
  * prints "blk_rw: write status 1" and exits 3; any other failure exits 1. */
 #include "virtio_guest.h"
 
-#define T_IN     0
-#define T_OUT    1
-#define T_FLUSH  4
-#define T_GET_ID 8
+#define T_IN           0
+#define T_OUT          1
+#define T_FLUSH        4
+#define T_GET_ID       8
+#define T_WRITE_ZEROES 13
+#define F_WRITE_ZEROES (1u << 14)
 
 static struct vq q __attribute__((aligned(4096)));
 static struct {
@@ -17,6 +20,7 @@ static struct {
 static uint8_t data[512] __attribute__((aligned(512)));
 static uint8_t status;
 static char id[21];
+static uint8_t wz_seg[16]; /* {sector, num_sectors, flags} */
 
 static void desc(unsigned i, void *p, uint32_t len, uint16_t flags, uint16_t next)
 {
@@ -32,6 +36,13 @@ static int request(uint64_t base, uint32_t type, uint64_t sector, bool split)
 	desc(0, &hdr, sizeof(hdr), 1, 1);
 	if (type == T_FLUSH) {
 		desc(1, &status, 1, 2, 0);
+	} else if (type == T_WRITE_ZEROES) {
+		*(uint64_t *)wz_seg = sector;
+		*(uint32_t *)(wz_seg + 8) = 1;
+		*(uint32_t *)(wz_seg + 12) = 0;
+		hdr.sector = 0;
+		desc(1, wz_seg, 16, 1, 2);
+		desc(2, &status, 1, 2, 0);
 	} else if (type == T_GET_ID) {
 		desc(1, id, 20, 1 | 2, 2);
 		desc(2, &status, 1, 2, 0);
@@ -64,7 +75,13 @@ void guest_main(const char *cmdline)
 		print("blk_rw: no virtio_mmio.device= on the command line\n");
 		guest_exit(1);
 	}
-	int r = virtio_init(base, 2, &q, 0, VQ_SIZE);
+	mmio_wr(base, 0x014, 0);
+	uint32_t offered = mmio_rd(base, 0x010);
+	int r = virtio_negotiate(base, 2, offered & F_WRITE_ZEROES);
+	if (!r)
+		r = virtio_queue(base, &q, 0, VQ_SIZE);
+	if (!r)
+		mmio_wr(base, 0x070, 15);
 	if (r) {
 		print("blk_rw: virtio init failed, step ");
 		print_uint((unsigned)r);
@@ -96,6 +113,20 @@ void guest_main(const char *cmdline)
 			guest_exit(1);
 		}
 	request(base, T_GET_ID, 0, false);
+	if (offered & F_WRITE_ZEROES) {
+		st = request(base, T_WRITE_ZEROES, sector + 1, false);
+		for (unsigned i = 0; i < 512; i++)
+			data[i] = 0xee;
+		int st2 = request(base, T_IN, sector + 1, false);
+		for (unsigned i = 0; i < 512; i++)
+			if (st || st2 || data[i]) {
+				print("blk_rw: write-zeroes failed\n");
+				guest_exit(1);
+			}
+		print("blk_rw: write-zeroes verified on sector ");
+		print_uint(sector + 1);
+		print("\n");
+	}
 	/* A read past the end must fail cleanly. */
 	st = request(base, T_IN, cap_lo, false);
 	print("blk_rw: capacity ");

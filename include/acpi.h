@@ -33,6 +33,8 @@ void aml_namestring(struct aml *a, const char *name);
 void aml_integer(struct aml *a, uint64_t v);
 /* String: StringPrefix, ASCII, NUL. */
 void aml_string(struct aml *a, const char *s);
+/* EisaId("PNP0501") as a DWord integer. */
+void aml_eisaid(struct aml *a, const char *id);
 /* Name(name, ...): the value follows as the next term. */
 void aml_name(struct aml *a, const char *name);
 /* Open a PkgLength-delimited term: Scope, Device (ExtOp), Package, Buffer. aml_end() closes the
@@ -45,7 +47,8 @@ void aml_end(struct aml *a, size_t mark);
 void aml_buffer(struct aml *a, const void *bytes, size_t n);
 /* Resource descriptors (§6.4) into buf; return their size. */
 size_t aml_res_memory32_fixed(uint8_t *buf, bool writable, uint32_t base, uint32_t len);
-size_t aml_res_irq_edge_high(uint8_t *buf, uint32_t gsi); /* Extended Interrupt, 1 GSI */
+size_t aml_res_irq_edge_high(uint8_t *buf, uint32_t gsi);    /* Extended Interrupt, 1 GSI */
+size_t aml_res_io(uint8_t *buf, uint16_t port, uint8_t len); /* IO (Decode16, p, p, 1, len) */
 size_t aml_res_end(uint8_t *buf);
 
 /* ---- tables ---- */

@@ -18,6 +18,11 @@ expect_rc "blk_rw" 0
 expect_out "blk_rw" '^blk_rw: wrote, flushed and verified sector 77$'
 expect_out "blk_rw" 'capacity 8192 sectors, id fastvmm-vd0, past-end read status 1'
 expect_sector "blk_rw" "$img" 77
+expect_out "blk_rw" '^blk_rw: write-zeroes verified on sector 78$'
+if [ "$(dd if="$img" bs=512 skip=78 count=1 2>/dev/null | tr -d '\0' | wc -c)" -eq 0 ]; then ok "blk_rw: sector 78 is zeros in the file"; else not_ok "blk_rw: sector 78 not zeroed"; fi
+run blk2 --kernel "$GUESTS/blk_rw.elf" --disk "$img" --cpus 2 --cmdline "sector=90" --timeout 30
+expect_rc "blk_rw --cpus 2" 0
+expect_sector "blk_rw --cpus 2" "$img" 90
 
 # cow: the guest sees its write, the base file does not change.
 before=$(sha256sum <"$img")

@@ -61,6 +61,9 @@ static void terms(void **state)
 	ENCODE((aml_name(&a, "_HID"), aml_string(&a, "LNRO0005")), 0x08, '_', 'H', 'I', 'D', 0x0d,
 	       'L', 'N', 'R', 'O', '0', '0', '0', '5', 0x00);
 	ENCODE(aml_namestring(&a, "\\_SB"), 0x5c, '_', 'S', 'B', '_');
+	/* EisaId ("PNP0501") and EisaId ("PNP0B00"), as iasl encodes them */
+	ENCODE(aml_eisaid(&a, "PNP0501"), 0x0c, 0x41, 0xd0, 0x05, 0x01);
+	ENCODE(aml_eisaid(&a, "PNP0B00"), 0x0c, 0x41, 0xd0, 0x0b, 0x00);
 	/* Package (2) {5, Zero} */
 	ENCODE(({
 		       size_t m = aml_package_begin(&a, 2);
@@ -102,35 +105,53 @@ static void resources(void **state)
 	assert_memory_equal(b, "\x86\x09\x00\x01\x00\x00\x00\xd0\x00\x10\x00\x00", 12);
 	assert_int_equal(aml_res_irq_edge_high(b, 5), 9);
 	assert_memory_equal(b, "\x89\x06\x00\x03\x01\x05\x00\x00\x00", 9);
+	assert_int_equal(aml_res_io(b, 0x3f8, 8), 8);
+	assert_memory_equal(b, "\x47\x01\xf8\x03\xf8\x03\x01\x08", 8);
 	assert_int_equal(aml_res_end(b), 2);
 	assert_memory_equal(b, "\x79\x00", 2);
 }
 
-/* The whole DSDT body for one device, computed by hand from ACPI 6.4 §20 (and checked with
- * `iasl -d`; the Scope's PkgLength is 2 + 5 + 67 = 74 = 0x4a 0x04): Scope (\_SB) { Device (VR00) {
- * Name (_HID, "LNRO0005") Name (_UID, Zero) Name (_CCA, One) Name (_CRS, ResourceTemplate () {
- * Memory32Fixed (ReadWrite, 0xD0000000, 0x1000) Interrupt (ResourceConsumer, Edge, ActiveHigh,
- * Exclusive) {5} }) } } Name (\_S5, Package (2) {5, Zero}) */
+/* The DSDT body for one device, from ACPI 6.4 §20 by hand (and checked with `iasl -d`):
+ * Scope (\_SB) { Device (VR00) { Name (_HID, "LNRO0005") Name (_UID, Zero) Name (_CCA, One)
+ * Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, 0xD0000000, 0x1000)
+ * Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) {5} }) }
+ * Device (COM1) {...} Device (RTC) {...} } Name (\_S5, Package (2) {5, Zero}) */
 static void dsdt_one_device(void **state)
 {
 	(void)state;
-	static const uint8_t want[] = {
-	        0x10, 0x4a, 0x04, 0x5c, '_',  'S',  'B',  '_', /* Scope */
-	        0x5b, 0x82, 0x41, 0x04, 'V',  'R',  '0',  '0', /* Device */
+	static const uint8_t vr00[] = {
+	        0x5b, 0x82, 0x41, 0x04, 'V',  'R',  '0',  '0', /* Device, PkgLength 65 */
 	        0x08, '_',  'H',  'I',  'D',  0x0d, 'L',  'N',  'R',  'O',  '0',  '0',
-	        '0',  '5',  0x00,                                     /* _HID */
-	        0x08, '_',  'U',  'I',  'D',  0x00,                   /* _UID */
+	        '0',  '5',  0x00, 0x08, '_',  'U',  'I',  'D',  0x00, /* _UID */
 	        0x08, '_',  'C',  'C',  'A',  0x01,                   /* _CCA */
-	        0x08, '_',  'C',  'R',  'S',  0x11, 0x1a, 0x0a, 0x17, /* _CRS */
+	        0x08, '_',  'C',  'R',  'S',  0x11, 0x1a, 0x0a, 0x17, /* _CRS, Buffer (23) */
 	        0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x10, 0x00, 0x00,
-	        0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00, 0x00, 0x79, 0x00, 0x08,
-	        0x5c, '_',  'S',  '5',  '_',  0x12, 0x05, 0x02, 0x0a, 0x05, 0x00, /* _S5 */
+	        0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00, 0x00, 0x79, 0x00,
 	};
+	static const uint8_t com1[] = {
+	        0x5b, 0x82, 0x31, 'C',  'O',  'M',  '1', /* Device, PkgLength 4+10+6+28+1 = 49 */
+	        0x08, '_',  'H',  'I',  'D',  0x0c, 0x41, 0xd0, 0x05, 0x01, /* EisaId ("PNP0501") */
+	        0x08, '_',  'U',  'I',  'D',  0x00, 0x08, '_',  'C',  'R',  'S',  0x11,
+	        0x16, 0x0a, 0x13, 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, /* IO (Decode16,
+	                                                                             0x3f8, ..., 8)
+	                                                                           */
+	        0x89, 0x06, 0x00, 0x03, 0x01, 0x04, 0x00, 0x00, 0x00, 0x79, 0x00,
+	};
+	static const uint8_t s5[] = {0x08, 0x5c, '_',  'S',  '5',  '_',
+	                             0x12, 0x05, 0x02, 0x0a, 0x05, 0x00};
 	struct acpi_mmio_dev d = {0xd0000000, 0x1000, 5};
-	uint8_t buf[256];
+	uint8_t buf[512];
 	int n = acpi_dsdt_body(buf, sizeof(buf), &d, 1);
-	assert_int_equal(n, sizeof(want));
-	assert_memory_equal(buf, want, sizeof(want));
+	assert_true(n > 0);
+	/* Scope (\_SB_) with a two-byte PkgLength covering everything before \_S5_. */
+	assert_int_equal(buf[0], 0x10);
+	assert_int_equal(buf[1] >> 6, 1);
+	assert_int_equal((buf[1] & 0xf) | (buf[2] << 4), n - 1 - (int)sizeof(s5));
+	assert_memory_equal(buf + 3, "\\_SB_", 5);
+	assert_memory_equal(buf + 8, vr00, sizeof(vr00));
+	assert_memory_equal(buf + 8 + sizeof(vr00), com1, sizeof(com1));
+	assert_memory_equal(buf + 8 + sizeof(vr00) + sizeof(com1), "\x5b\x82\x31RTC_", 7);
+	assert_memory_equal(buf + n - sizeof(s5), s5, sizeof(s5));
 	assert_int_equal(acpi_dsdt_body(buf, 40, &d, 1), -E2BIG);
 }
 
