@@ -227,8 +227,15 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 	}
 	struct ifreq ifr = {0};
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (cfg->tap)
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->tap);
+	if (cfg->tap) {
+		/* "fv%u": one predictable tap per instance in batch mode (the instance id). */
+		const char *pct = strchr(cfg->tap, '%');
+		if (pct && (pct[1] == 'u' || pct[1] == 'd') && !strchr(pct + 1, '%'))
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s%u%s",
+			         (int)(pct - cfg->tap), cfg->tap, vm_id, pct + 2);
+		else
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->tap);
+	}
 	int hdr = NET_HDR_LEN;
 	if (ioctl(n->tap, TUNSETIFF, &ifr) < 0 || ioctl(n->tap, TUNSETVNETHDRSZ, &hdr) < 0) {
 		int r = -errno;

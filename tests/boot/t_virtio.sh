@@ -107,9 +107,10 @@ if command -v ip >/dev/null && [ -c /dev/net/tun ]; then
 	# (the echo reply itself proves the peer used the guest's MAC from the ARP request)
 	# A tap fastvmm creates itself is gone when the VM ends.
 	OUT=$TMP/net2.out ERR=$TMP/net2.err RC=0
-	timeout -k 5 60 $NS "$FASTVMM" --kernel "$GUESTS/hello.elf" --net tap=fvtmp9 >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	timeout -k 5 60 $NS "$FASTVMM" --kernel "$GUESTS/hello.elf" --net 'tap=fvtmp%u' -v -v >"$OUT" 2>"$ERR" </dev/null || RC=$?
 	expect_rc "hello with a fresh tap" 0
-	if ! $NS ip link show fvtmp9 >/dev/null 2>&1; then ok "net: fastvmm's own tap removed at exit"; else not_ok "net: tap fvtmp9 left behind"; fi
+	expect_err "tap name from the instance id" 'virtio-net on fvtmp0, mac 52:54:00:f0:00:00'
+	if ! $NS ip link show fvtmp0 >/dev/null 2>&1; then ok "net: fastvmm's own tap removed at exit"; else not_ok "net: tap fvtmp0 left behind"; fi
 	ip netns del "$ns"
 else
 	echo "# skipping virtio-net tests: no ip(8) or /dev/net/tun"
