@@ -1,6 +1,8 @@
 /* vmm/memory.c — guest RAM, and the ONE bounds-checked guest-physical → host translation.
  * No other file does arithmetic on a guest RAM base pointer. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -99,4 +101,63 @@ int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		return -EFAULT;
 	/* One syscall instead of a fault per page (Linux >= 5.14; older kernels: no-op). */
 	return madvise(p, end - start, MADV_POPULATE_WRITE) < 0 ? -errno : 0;
+}
+
+int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uint64_t len)
+{
+	if ((gpa | offset | len) % 4096 || len == 0)
+		return -EINVAL;
+	if (!gm->map || gm->nfile == GM_MAX_FILES)
+		return -ENOSPC; /* only RAM gm_init() mapped can be remapped */
+	uint8_t *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset) ==
+	    MAP_FAILED) {
+		int r = -errno;
+		/* MAP_FIXED may have dropped the old pages: put fresh anonymous RAM back. */
+		mmap(p, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		return r;
+	}
+	madvise(p, len, MADV_DONTDUMP);
+	gm->file[gm->nfile].gpa = gpa;
+	gm->file[gm->nfile].len = len;
+	gm->nfile++;
+	return 0;
+}
+
+static bool in_file_range(const struct guest_mem *gm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < gm->nfile; i++)
+		if (gpa >= gm->file[i].gpa && gpa - gm->file[i].gpa < gm->file[i].len)
+			return true;
+	return false;
+}
+
+int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file)
+{
+	*anon = *file = 0;
+	for (unsigned i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->region[i];
+		size_t pages = (size_t)(r->size / 4096);
+		unsigned char *vec = malloc(pages ? pages : 1);
+		if (!vec)
+			return -ENOMEM;
+		if (mincore(r->host, pages * 4096, vec) < 0) {
+			int e = -errno;
+			free(vec);
+			return e;
+		}
+		for (size_t pg = 0; pg < pages; pg++) {
+			if (!(vec[pg] & 1))
+				continue;
+			if (gm->nfile && in_file_range(gm, r->gpa + pg * 4096))
+				*file += 4096;
+			else
+				*anon += 4096;
+		}
+		free(vec);
+	}
+	return 0;
 }
