@@ -197,19 +197,26 @@ void batch_report_text(const struct batch_result *b, FILE *out)
 	mem_stats(b, MEM_MAXRSS, tmp, &peak);
 	mem_stats(b, MEM_VMM, tmp, &vmm);
 	mem_stats(b, MEM_GUEST, tmp, &guest);
-	fprintf(out, "memory per instance: RSS p50 ");
-	mib_or_kib(out, rss.p50);
-	fprintf(out, " (max ");
-	mib_or_kib(out, rss.max);
-	fprintf(out, "), peak RSS max ");
-	mib_or_kib(out, peak.max);
-	fprintf(out, "; VMM beyond guest pages p50 ");
-	mib_or_kib(out, vmm.p50);
-	fprintf(out, "; guest pages p50 ");
-	mib_or_kib(out, guest.p50);
-	fprintf(out, "; launcher ");
-	mib_or_kib(out, b->launcher_rss_kb);
-	fputc('\n', out);
+	if (!rss.n) {
+		fprintf(out,
+		        "memory per instance: not measured (no instance finished); peak RSS max ");
+		mib_or_kib(out, peak.max);
+		fputc('\n', out);
+	} else {
+		fprintf(out, "memory per instance: RSS p50 ");
+		mib_or_kib(out, rss.p50);
+		fprintf(out, " (max ");
+		mib_or_kib(out, rss.max);
+		fprintf(out, "), peak RSS max ");
+		mib_or_kib(out, peak.max);
+		fprintf(out, "; VMM beyond guest pages p50 ");
+		mib_or_kib(out, vmm.p50);
+		fprintf(out, "; guest pages p50 ");
+		mib_or_kib(out, guest.p50);
+		fprintf(out, "; launcher ");
+		mib_or_kib(out, b->launcher_rss_kb);
+		fputc('\n', out);
+	}
 	fprintf(out, "every process reaped at %.2f ms (VM teardown included)\n", ms(b->reaped_ns));
 	if (b->log_dir)
 		fprintf(out, "consoles: %s/vm-<i>.log\n", b->log_dir);
