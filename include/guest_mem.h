@@ -24,7 +24,7 @@ struct guest_mem {
 	uint64_t ram_size; /* total bytes of RAM, = sum of region sizes */
 	void *map;         /* the whole mapping, for munmap */
 	size_t map_len;
-	struct {
+	struct gm_file {
 		uint64_t gpa, len;
 	} file[GM_MAX_FILES]; /* ranges backed by gm_map_file() */
 	unsigned nfile;
@@ -51,9 +51,9 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
  * (a bulk fault is far cheaper than one fault per page). Best effort: returns -errno. */
 int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
-/* Count the host pages behind guest RAM that are resident (mincore), in bytes: *anon for
- * private pages, *file for pages still backed by a file mapped with gm_map_file() (a page of
- * such a range the guest has written is counted as file: an undercount of anon). */
+/* Bytes of guest RAM resident in this process: *anon for private pages (touched by the guest
+ * or the VMM, including copies of file pages the guest wrote), *file for pages still shared
+ * with a file mapped by gm_map_file(). */
 int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file);
 
 /* Back [gpa, gpa+len) of guest RAM with a private (copy-on-write) mapping of fd at offset

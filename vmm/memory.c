@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cc.h"
 #include "guest_mem.h"
@@ -127,12 +129,32 @@ int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uin
 	return 0;
 }
 
-static bool in_file_range(const struct guest_mem *gm, uint64_t gpa)
+/* The file range holding gpa, or NULL. */
+static const struct gm_file *file_range(const struct guest_mem *gm, uint64_t gpa)
 {
 	for (unsigned i = 0; i < gm->nfile; i++)
 		if (gpa >= gm->file[i].gpa && gpa - gm->file[i].gpa < gm->file[i].len)
-			return true;
-	return false;
+			return &gm->file[i];
+	return NULL;
+}
+
+/* For file-backed ranges mincore() reports the page cache, not this process: ask the page
+ * table instead (/proc/self/pagemap: bit 63 present, bit 61 file page; a page the guest wrote
+ * is a private anonymous copy). */
+static void file_pages(const struct guest_mem *gm, const struct gm_file *f, int pm, uint64_t *anon,
+                       uint64_t *file)
+{
+	const uint8_t *host = gm_ptr(gm, f->gpa, f->len);
+	uint64_t ent[512];
+	for (uint64_t pg = 0; pg < f->len / 4096; pg += 512) {
+		uint64_t n = f->len / 4096 - pg < 512 ? f->len / 4096 - pg : 512;
+		off_t at = (off_t)(((uintptr_t)host / 4096 + pg) * 8);
+		if (pread(pm, ent, n * 8, at) != (ssize_t)(n * 8))
+			return;
+		for (uint64_t i = 0; i < n; i++)
+			if (ent[i] >> 63)
+				*((ent[i] >> 61) & 1 ? file : anon) += 4096;
+	}
 }
 
 int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file)
@@ -149,15 +171,18 @@ int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file)
 			free(vec);
 			return e;
 		}
-		for (size_t pg = 0; pg < pages; pg++) {
-			if (!(vec[pg] & 1))
-				continue;
-			if (gm->nfile && in_file_range(gm, r->gpa + pg * 4096))
-				*file += 4096;
-			else
+		for (size_t pg = 0; pg < pages; pg++)
+			if ((vec[pg] & 1) && !(gm->nfile && file_range(gm, r->gpa + pg * 4096)))
 				*anon += 4096;
-		}
 		free(vec);
+	}
+	if (gm->nfile) {
+		int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (pm < 0)
+			return -errno;
+		for (unsigned i = 0; i < gm->nfile; i++)
+			file_pages(gm, &gm->file[i], pm, anon, file);
+		close(pm);
 	}
 	return 0;
 }
