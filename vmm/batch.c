@@ -365,8 +365,10 @@ static void reaped(struct batch_record *r, int status, const struct rusage *ru)
 
 static void progress(const struct batch *b, unsigned ready, unsigned n, bool final)
 {
-	if (!b->progress)
+	static unsigned shown = ~0u;
+	if (!b->progress || (!final && ready == shown))
 		return;
+	shown = ready;
 	if (final)
 		fputs("\r\033[K", stdout);
 	else
