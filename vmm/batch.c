@@ -46,7 +46,7 @@ struct batch {
 	bool have_re;
 	char log_dir[PATH_MAX]; /* empty: --console */
 	bool log_dir_made;      /* we made it (mkdtemp): removed again if nothing was logged */
-	int console_fd;         /* --console: where prefixed lines go */
+	int console_fd;         /* --console: where prefixed lines go; else -1 */
 	bool progress;
 };
 
@@ -115,7 +115,7 @@ static void child_line(struct child *c)
 		}
 		if (c->log_fd >= 0)
 			(void)!write(c->log_fd, c->line, c->len);
-	} else {
+	} else if (b->console_fd >= 0) {
 		char buf[sizeof(c->line) + 24];
 		int n = snprintf(buf, sizeof(buf), "[%u] ", c->id);
 		memcpy(buf + n, c->line, c->len);
@@ -528,9 +528,10 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		log_err("--plot: '%s': %s", cli->plot, strerror(errno));
 		goto out;
 	}
+	b.console_fd = -1;
 	if (cli->console)
 		b.console_fd = cli->vm.json ? STDERR_FILENO : STDOUT_FILENO;
-	else if (log_dir_init(&b) < 0)
+	else if (!cli->vm.quiet && log_dir_init(&b) < 0) /* --quiet: consoles discarded */
 		goto out;
 	status = EXIT_VMM_FAILURE;
 	b.rec_len = ALIGN_UP(n * sizeof(*b.rec), 4096);

@@ -24,6 +24,9 @@ mkdir -p "$TMPDIR"
 run silent -n 3 --kernel "$GUESTS/null.elf"
 expect_rc "-n 3 null" 0
 if [ -z "$(ls -A "$TMPDIR")" ]; then ok "-n 3 null: no console output, no directory left"; else not_ok "-n 3 null left $(ls "$TMPDIR")" "$OUT"; fi
+run quiet -n 3 --quiet
+expect_rc "-n 3 --quiet" 0
+if [ -z "$(ls -A "$TMPDIR")" ] && ! grep -q '^consoles:' "$OUT"; then ok "-n 3 --quiet: consoles discarded, no directory"; else not_ok "-n 3 --quiet left $(ls "$TMPDIR")" "$OUT"; fi
 unset TMPDIR
 
 # --console: every line prefixed with its instance.
