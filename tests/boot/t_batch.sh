@@ -120,4 +120,29 @@ if [ -z "$left" ]; then ok "SIGTERM: no child process left"; else not_ok "SIGTER
 expect_out "SIGTERM partial report" '^0/4 ok, 4 launched' "$TMP/term.out"
 expect_out "SIGTERM partial report" '^failures: interrupted 4$' "$TMP/term.out"
 
+# The launcher dies without a chance to clean up (SIGKILL): its children die with it
+# (PR_SET_PDEATHSIG). A dead child may linger as a zombie of init for a moment; a live one fails.
+"$FASTVMM" -n 3 --kernel "$GUESTS/hang.elf" --log-dir "$TMP/killlogs" >/dev/null 2>&1 </dev/null &
+L=$!
+for _ in $(seq 100); do
+	[ "$(ls "$TMP/killlogs" 2>/dev/null | wc -l)" -eq 3 ] && break
+	sleep 0.1
+done
+pids=$(pgrep -P $L)
+{
+	kill -KILL $L
+	wait $L
+} 2>/dev/null
+alive=""
+for _ in $(seq 100); do
+	alive=""
+	for p in $pids; do
+		s=$(ps -o stat= -p "$p" 2>/dev/null)
+		case "$s" in "" | Z*) ;; *) alive="$alive $p($s)" ;; esac
+	done
+	[ -z "$alive" ] && break
+	sleep 0.1
+done
+if [ -n "$pids" ] && [ -z "$alive" ]; then ok "launcher SIGKILLed: its instances die too"; else not_ok "launcher SIGKILLed: instances alive:$alive (of: $pids)"; fi
+
 finish
