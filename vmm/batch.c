@@ -551,7 +551,8 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		log_err("batch: pipe: %s", strerror(errno));
 		goto out;
 	}
-	b.progress = !cli->vm.json && isatty(STDOUT_FILENO);
+	/* Not with --json (stdout is the document) nor --console (stdout is the consoles). */
+	b.progress = !cli->vm.json && !cli->console && isatty(STDOUT_FILENO);
 	/* Signals go to the launcher's signalfd; children restore the mask they had. */
 	sigset_t set;
 	sigemptyset(&set);
