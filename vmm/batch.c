@@ -428,8 +428,10 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			uint64_t now = now_ns();
 			timeout = now >= kill_at ? 0 : (int)((kill_at - now) / 1000000 + 1);
 		}
-		if (poll(pf, 2, timeout) < 0 && errno != EINTR)
+		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+			log_err("batch: poll: %s; stopping every instance", strerror(errno));
 			break;
+		}
 		uint32_t notes[256];
 		ssize_t got;
 		while ((got = read(b->note[0], notes, sizeof(notes))) > 0) {
@@ -479,6 +481,18 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			kill_at = 0;
 		}
 		progress(b, nready, n, false);
+	}
+	/* Only after a poll() failure: stop and reap what is left rather than orphan it. */
+	if (live) {
+		kill_all(pid, state, n, SIGKILL);
+		for (unsigned i = 0; i < n; i++) {
+			int status;
+			struct rusage ru;
+			if (state[i] == ST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
+				continue;
+			reaped(&b->rec[i], status, &ru);
+			state[i] = ST_REAPED;
+		}
 	}
 	progress(b, nready, n, true);
 	close(sfd);
