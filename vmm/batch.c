@@ -333,14 +333,15 @@ static int log_dir_init(struct batch *b)
 	return 0;
 }
 
+enum { INST_NEW, INST_RUNNING, INST_FINISHED, INST_REAPED }; /* launcher's view of an instance */
+
+/* Every instance process not yet reaped (a finished one may still be tearing down). */
 static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, int sig)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (state[i] == 1 || state[i] == 2)
+		if (state[i] == INST_RUNNING || state[i] == INST_FINISHED)
 			kill(pid[i], sig);
 }
-
-enum { ST_NEW, ST_RUNNING, ST_FINISHED, ST_REAPED }; /* launcher's view of an instance */
 
 /* A process ended: peak RSS, and a record for one that died without writing its own. */
 static void reaped(struct batch_record *r, int status, const struct rusage *ru)
@@ -409,12 +410,12 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 				r->outcome = VM_FAILED;
 				r->exit_status = EXIT_VMM_FAILURE;
 				snprintf(r->reason, sizeof(r->reason), "fork: %s", strerror(errno));
-				state[i] = ST_REAPED;
+				state[i] = INST_REAPED;
 				continue;
 			}
 			b->rec[i].pid = p;
 			pid[i] = p;
-			state[i] = ST_RUNNING;
+			state[i] = INST_RUNNING;
 			inflight++;
 			live++;
 			(*started)++;
@@ -442,8 +443,8 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 				if (notes[k] & NOTE_READY) {
 					if (!ready[i]++)
 						nready++;
-				} else if (state[i] == ST_RUNNING) {
-					state[i] = ST_FINISHED;
+				} else if (state[i] == INST_RUNNING) {
+					state[i] = INST_FINISHED;
 					inflight--;
 				}
 			}
@@ -466,12 +467,12 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		pid_t p;
 		while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 			for (unsigned i = 0; i < n; i++) {
-				if (pid[i] != p || state[i] == ST_REAPED)
+				if (pid[i] != p || state[i] == INST_REAPED)
 					continue;
 				reaped(&b->rec[i], status, &ru);
-				if (state[i] == ST_RUNNING)
+				if (state[i] == INST_RUNNING)
 					inflight--;
-				state[i] = ST_REAPED;
+				state[i] = INST_REAPED;
 				live--;
 				break;
 			}
@@ -488,10 +489,10 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		for (unsigned i = 0; i < n; i++) {
 			int status;
 			struct rusage ru;
-			if (state[i] == ST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
+			if (state[i] == INST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
 				continue;
 			reaped(&b->rec[i], status, &ru);
-			state[i] = ST_REAPED;
+			state[i] = INST_REAPED;
 		}
 	}
 	progress(b, nready, n, true);
