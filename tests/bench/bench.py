@@ -101,6 +101,9 @@ def run():
           f"{'kvm-pvm' if os.path.exists('/sys/module/kvm_pvm') else 'kvm'}, "
           f"load average {os.getloadavg()[0]:.2f} (other work on the machine skews all of this)")
     print("\n== one VM (fastvmm --json, medians of %d)" % (REPS * 2))
+    ver = med([spawn_wait([[FASTVMM, "--version"]])[0] for _ in range(REPS * 2)])
+    print(f"  process floor: fastvmm --version, spawn -> exit {ver:.2f} ms (exec, ld.so, exit: "
+          f"add it to main->first KVM_RUN for exec->first KVM_RUN)")
     single_null = single("null")
     single("hello")
 
