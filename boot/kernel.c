@@ -54,8 +54,9 @@ int kernel_parse(struct kernel_image *k, const char *name, const uint8_t *data, 
 }
 
 /* Map a regular file read-only, refusing empty, huge and non-regular files. */
+/* With keep_fd, the open file is returned in *keep_fd (else closed). */
 static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t *size, void **map,
-                    struct err *e)
+                    int *keep_fd, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -81,9 +82,12 @@ static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t
 	}
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	int r = -errno;
-	close(fd);
+	if (p == MAP_FAILED || !keep_fd)
+		close(fd);
 	if (p == MAP_FAILED)
 		return err_set(e, r, "%s: mmap: %s", path, strerror(-r));
+	if (keep_fd)
+		*keep_fd = fd;
 	*data = p;
 	*size = (size_t)st.st_size;
 	*map = p;
@@ -95,7 +99,8 @@ int kernel_open(struct kernel_image *k, const char *path, struct err *e)
 	const uint8_t *data;
 	size_t size;
 	void *map;
-	int r = map_file(path, KERNEL_MAX_FILE, &data, &size, &map, e);
+	int fd;
+	int r = map_file(path, KERNEL_MAX_FILE, &data, &size, &map, &fd, e);
 	if (r < 0) {
 		memset(k, 0, sizeof(*k));
 		return r;
@@ -103,11 +108,14 @@ int kernel_open(struct kernel_image *k, const char *path, struct err *e)
 	r = kernel_parse(k, path, data, size, e);
 	if (r < 0) {
 		munmap(map, size);
+		close(fd);
 		memset(k, 0, sizeof(*k));
 		return r;
 	}
 	k->map = map;
 	k->map_len = size;
+	k->fd = fd;
+	k->has_fd = true;
 	return 0;
 }
 
@@ -115,13 +123,15 @@ void kernel_close(struct kernel_image *k)
 {
 	if (k->map)
 		munmap(k->map, k->map_len);
+	if (k->has_fd)
+		close(k->fd);
 	memset(k, 0, sizeof(*k));
 }
 
 int blob_open(struct blob *b, const char *path, uint64_t max, struct err *e)
 {
 	memset(b, 0, sizeof(*b));
-	int r = map_file(path, max, &b->data, &b->size, &b->map, e);
+	int r = map_file(path, max, &b->data, &b->size, &b->map, NULL, e);
 	if (r < 0)
 		return r;
 	b->name = path;
@@ -145,7 +155,30 @@ static const char *mib(uint64_t v, char *buf, size_t n)
 	return buf;
 }
 
-int kernel_place(const struct kernel_image *k, const struct guest_mem *gm, struct err *e)
+/* Back the whole pages of a segment with the kernel file itself (MAP_PRIVATE: copy-on-write),
+ * so that every VM of a batch shares one page-cache copy of the kernel image instead of
+ * copying it (design §5). Needs the file offset and the physical address congruent modulo
+ * the page size (true of vmlinux, OSv and Unikraft ELF images; a bzImage payload is not).
+ * The partial pages at either end are copied. Returns 0 if the segment is placed, else -errno
+ * and nothing is changed (the caller copies). */
+static int kernel_share_pages(const struct kernel_image *k, struct guest_mem *gm,
+                              const struct kernel_segment *s)
+{
+	if (!k->has_fd || (s->paddr - s->offset) % 4096)
+		return -EINVAL;
+	uint64_t lo = ALIGN_UP(s->paddr, 4096), hi = ALIGN_DOWN(s->paddr + s->filesz, 4096);
+	if (hi <= lo || hi - lo < 64 * KiB) /* small: a copy is as cheap */
+		return -E2BIG;
+	int r = gm_map_file(gm, lo, k->fd, s->offset + (lo - s->paddr), hi - lo);
+	if (r < 0)
+		return r;
+	if (gm_write(gm, s->paddr, k->data + s->offset, lo - s->paddr) < 0 ||
+	    gm_write(gm, hi, k->data + s->offset + (hi - s->paddr), s->paddr + s->filesz - hi) < 0)
+		return -EFAULT; /* cannot happen: kernel_place checked the range */
+	return 0;
+}
+
+int kernel_place(const struct kernel_image *k, struct guest_mem *gm, struct err *e)
 {
 	char b[32];
 	/* The kernel's whole footprint (including what a bzImage decompresses into) must be RAM. */
@@ -162,6 +195,8 @@ int kernel_place(const struct kernel_image *k, const struct guest_mem *gm, struc
 			               "%s: segment %u ends at 0x%llx, beyond guest RAM (%s)",
 			               k->name, i, (unsigned long long)(s->paddr + s->memsz),
 			               mib(gm->ram_size, b, sizeof(b)));
+		if (kernel_share_pages(k, gm, s) == 0)
+			continue;
 		if (s->filesz >= 64 * KiB) {
 			gm_prefault(gm, s->paddr, s->filesz);
 			madvise((void *)ALIGN_DOWN((uintptr_t)(k->data + s->offset), 4096),

@@ -22,7 +22,7 @@ static void sleep_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 	if (off == 0 && (v & SLP_EN) && ((v >> SLP_TYP_SHIFT) & SLP_TYP_MASK) == ACPI_S5_TYPE)
 		vm_stop(vm, VM_SHUTDOWN, 0, "guest powered off (ACPI S5)");
 	else if (off == 0 && (v & SLP_EN))
-		log_info("vm %u: ACPI sleep type %u requested; not supported, ignored", vm->id,
+		log_info("%sACPI sleep type %u requested; not supported, ignored", log_vm(vm->id),
 		         (v >> SLP_TYP_SHIFT) & SLP_TYP_MASK);
 }
 

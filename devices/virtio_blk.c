@@ -355,8 +355,8 @@ static void blk_complete_ready(void *opaque, uint32_t events)
 			                                   r->type == VIRTIO_BLK_T_WRITE_ZEROES)
 			                    ? VIRTIO_BLK_S_UNSUPP
 			                    : VIRTIO_BLK_S_IOERR;
-			log_info("vm %u: virtio-blk: request type %u: %s", b->mmio.vm_id, r->type,
-			         strerror(-res));
+			log_info("%svirtio-blk: request type %u: %s", log_vm(b->mmio.vm_id),
+			         r->type, strerror(-res));
 		}
 		/* Short transfers of a readv/writev (only at EOF or ENOSPC) are errors; their
 		 * exact lengths are not tracked per operation, so check the total at the end. */

@@ -49,7 +49,7 @@ void virtio_mmio_fault(struct virtio_mmio *d, const char *why)
 	if (d->faulted)
 		return; /* one line per fault episode, not one per request */
 	d->faulted = true;
-	log_warn("vm %u: %s: %s; device needs reset", d->vm_id, d->ops->name, why);
+	log_warn("%s%s: %s; device needs reset", log_vm(d->vm_id), d->ops->name, why);
 	d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	/* §2.1.2: a device entering NEEDS_RESET with DRIVER_OK set notifies the driver. */
 	if (d->status & VIRTIO_STATUS_DRIVER_OK) {
@@ -101,7 +101,7 @@ static void write_status(struct virtio_mmio *d, uint32_t v)
 	 * owns NEEDS_RESET. */
 	uint32_t keep = d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	if ((d->status & ~keep) & ~v) {
-		log_debug("vm %u: %s: status 0x%x would clear bits of 0x%x; ignored", d->vm_id,
+		log_debug("%s%s: status 0x%x would clear bits of 0x%x; ignored", log_vm(d->vm_id),
 		          d->ops->name, v, d->status);
 		return;
 	}
@@ -112,9 +112,9 @@ static void write_status(struct virtio_mmio *d, uint32_t v)
 		          (d->features & (1ULL << VIRTIO_F_VERSION_1)) &&
 		          (!d->ops->features_ok || d->ops->features_ok(d, d->features));
 		if (!ok) {
-			log_info("vm %u: %s: driver features 0x%" PRIx64
-			         " refused (offered 0x%" PRIx64 ")",
-			         d->vm_id, d->ops->name, d->features, d->host_features);
+			log_info("%s%s: driver features 0x%" PRIx64 " refused (offered 0x%" PRIx64
+			         ")",
+			         log_vm(d->vm_id), d->ops->name, d->features, d->host_features);
 			v &= ~(uint32_t)
 			             VIRTIO_STATUS_FEATURES_OK; /* the driver re-reads and fails */
 		}
@@ -136,9 +136,9 @@ static struct virtq *queue_for_write(struct virtio_mmio *d, uint64_t off)
 {
 	if (d->queue_sel >= d->ops->nqueues || d->vq[d->queue_sel].ready ||
 	    !(d->status & VIRTIO_STATUS_FEATURES_OK) || (d->status & VIRTIO_STATUS_DRIVER_OK)) {
-		log_debug("vm %u: %s: queue register 0x%" PRIx64 " written in the wrong state; "
+		log_debug("%s%s: queue register 0x%" PRIx64 " written in the wrong state; "
 		          "ignored",
-		          d->vm_id, d->ops->name, off);
+		          log_vm(d->vm_id), d->ops->name, off);
 		return NULL;
 	}
 	return &d->vq[d->queue_sel];
@@ -156,7 +156,7 @@ static void set_hi(uint64_t *r, uint32_t v)
 static void notify(struct virtio_mmio *d, uint32_t q)
 {
 	if (q >= d->ops->nqueues) {
-		log_debug("vm %u: %s: notify of queue %u ignored", d->vm_id, d->ops->name, q);
+		log_debug("%s%s: notify of queue %u ignored", log_vm(d->vm_id), d->ops->name, q);
 		return;
 	}
 	if (virtio_mmio_queue_live(d, q))
@@ -264,7 +264,7 @@ static void reg_write(struct virtio_mmio *d, uint64_t off, uint32_t v)
 		break;
 	case VIRTIO_MMIO_SHM_SEL:
 	default:
-		log_debug("vm %u: %s: write of 0x%x to register 0x%" PRIx64 " ignored", d->vm_id,
+		log_debug("%s%s: write of 0x%x to register 0x%" PRIx64 " ignored", log_vm(d->vm_id),
 		          d->ops->name, v, off);
 		break;
 	}
@@ -338,7 +338,7 @@ int virtio_mmio_attach(struct virtio_mmio *d, struct vm *vm, struct iothread *io
 	if (fd >= 0 && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) == 0) {
 		d->irqfd = fd;
 	} else {
-		log_info("vm %u: %s: no irqfd (%s); interrupts via KVM_IRQ_LINE", d->vm_id,
+		log_info("%s%s: no irqfd (%s); interrupts via KVM_IRQ_LINE", log_vm(d->vm_id),
 		         d->ops->name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -358,8 +358,8 @@ int virtio_mmio_attach(struct virtio_mmio *d, struct vm *vm, struct iothread *io
 			d->ioeventfd[q] = fd;
 		} else {
 			/* QueueNotify then traps to virtio_mmio_access() on the vCPU thread. */
-			log_info("vm %u: %s: no ioeventfd for queue %u (%s); notify by MMIO exit",
-			         d->vm_id, d->ops->name, q, strerror(errno));
+			log_info("%s%s: no ioeventfd for queue %u (%s); notify by MMIO exit",
+			         log_vm(d->vm_id), d->ops->name, q, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 		}

@@ -92,7 +92,7 @@ static void net_rx(struct virtio_net *n)
 		if (got < 0) {
 			virtq_unpop(&d->vq[RXQ]);
 			if (errno != EAGAIN && errno != EINTR)
-				log_info("vm %u: virtio-net: read %s: %s", d->vm_id, n->ifname,
+				log_info("%svirtio-net: read %s: %s", log_vm(d->vm_id), n->ifname,
 				         strerror(errno));
 			break;
 		}
@@ -134,7 +134,8 @@ static void net_tx(struct virtio_net *n)
 				break;
 			}
 			n->tx_dropped++; /* e.g. a header the tap refuses: that packet only */
-			log_debug("vm %u: virtio-net: tx dropped: %s", d->vm_id, strerror(errno));
+			log_debug("%svirtio-net: tx dropped: %s", log_vm(d->vm_id),
+			          strerror(errno));
 		} else if (c->out_len > MAX_FRAME) {
 			n->tx_dropped++;
 		} else {
@@ -182,7 +183,7 @@ static bool net_features_ok(struct virtio_mmio *d, uint64_t f)
 			off |= TUN_F_TSO6;
 	}
 	if (ioctl(n->tap, TUNSETOFFLOAD, off) < 0) {
-		log_info("vm %u: virtio-net: TUNSETOFFLOAD 0x%x: %s", d->vm_id, off,
+		log_info("%svirtio-net: TUNSETOFFLOAD 0x%x: %s", log_vm(d->vm_id), off,
 		         strerror(errno));
 		return false;
 	}
@@ -256,7 +257,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 	memcpy(n->mmio.config, mac, 6); /* struct virtio_net_config: mac, status */
 	n->mmio.config_len = 8;
 	n->rx_stalled = true;
-	log_info("vm %u: virtio-net on %s, mac %02x:%02x:%02x:%02x:%02x:%02x", vm_id, n->ifname,
+	log_info("%svirtio-net on %s, mac %02x:%02x:%02x:%02x:%02x:%02x", log_vm(vm_id), n->ifname,
 	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	*out = n;
 	return 0;

@@ -72,6 +72,10 @@ struct kernel_image {
 	/* Owned mapping, if kernel_open() made it. */
 	void *map;
 	size_t map_len;
+	/* kernel_open(): the file stays open so that kernel_place() can map its pages into guest
+	 * RAM copy-on-write (gm_map_file) instead of copying them. */
+	int fd;
+	bool has_fd;
 };
 
 /* Parse a kernel from memory (format detected from the bytes, never the name). */
@@ -83,8 +87,9 @@ int bzimage_parse(struct kernel_image *k, struct err *e);
 /* Map the file read-only and parse it. */
 int kernel_open(struct kernel_image *k, const char *path, struct err *e);
 void kernel_close(struct kernel_image *k);
-/* Copy the kernel into guest RAM; fails if any part lies outside RAM. */
-int kernel_place(const struct kernel_image *k, const struct guest_mem *gm, struct err *e);
+/* Place the kernel in guest RAM: whole pages straight from the file (shared copy-on-write)
+ * where the format allows, copies elsewhere; fails if any part lies outside RAM. */
+int kernel_place(const struct kernel_image *k, struct guest_mem *gm, struct err *e);
 
 /* A file mapped read-only (initrd). */
 struct blob {

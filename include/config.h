@@ -18,7 +18,13 @@ struct cli {
 	struct vm_config vm;
 	bool timings; /* stage table on stderr after the run */
 	int verbosity;
+	/* Batch mode (-n, vmm/batch.c): n instances, one process each; n == 0 is one VM. */
+	unsigned n, parallel; /* parallel: in-flight cap, 0 = all */
+	const char *log_dir, *ready, *plot;
+	bool console;
 };
+
+#define BATCH_MAX 10000 /* largest -n: a sanity bound (one process per instance) */
 
 /* Parse argv. Returns a config_action (>= 0), or -EINVAL with e->msg set to one line
  * naming the flag and the problem. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define GM_MAX_REGIONS 2
+#define GM_MAX_FILES   16
 
 struct gm_region {
 	uint64_t gpa;  /* guest-physical start */
@@ -23,6 +24,10 @@ struct guest_mem {
 	uint64_t ram_size; /* total bytes of RAM, = sum of region sizes */
 	void *map;         /* the whole mapping, for munmap */
 	size_t map_len;
+	struct gm_file {
+		uint64_t gpa, len;
+	} file[GM_MAX_FILES]; /* ranges backed by gm_map_file() */
+	unsigned nfile;
 };
 
 /* Map `size` bytes of guest RAM (multiple of 4 KiB, >= 1 MiB). Returns 0 or -errno. */
@@ -45,6 +50,17 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 /* Populate the host pages behind [gpa, gpa+len) writable in one go, before a large copy
  * (a bulk fault is far cheaper than one fault per page). Best effort: returns -errno. */
 int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Bytes of guest RAM resident in this process: *anon for private pages (touched by the guest
+ * or the VMM, including copies of file pages the guest wrote), *file for pages still shared
+ * with a file mapped by gm_map_file(). */
+int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file);
+
+/* Back [gpa, gpa+len) of guest RAM with a private (copy-on-write) mapping of fd at offset
+ * instead of anonymous memory: every instance reading those pages shares the page cache's
+ * copy. gpa, offset and len must be page-aligned and the range inside one RAM region.
+ * Returns 0 or -errno (the range is then untouched or anonymous again: zero-filled). */
+int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uint64_t len);
 
 /* End of the guest-physical RAM below the MMIO gap (the usable low-RAM ceiling). */
 uint64_t gm_low_end(const struct guest_mem *gm);

@@ -94,7 +94,19 @@ int parse_seconds(const char *s, uint64_t *ms)
 	return 0;
 }
 
-enum { OPT_JSON = 256, OPT_TIMINGS, OPT_DISK, OPT_NET, OPT_MAC, OPT_DISCOVERY };
+enum {
+	OPT_JSON = 256,
+	OPT_TIMINGS,
+	OPT_PARALLEL,
+	OPT_LOG_DIR,
+	OPT_CONSOLE,
+	OPT_READY,
+	OPT_PLOT,
+	OPT_DISK,
+	OPT_NET,
+	OPT_MAC,
+	OPT_DISCOVERY
+};
 
 static const struct option longopts[] = {
         {"kernel", required_argument, NULL, 'k'},
@@ -110,6 +122,12 @@ static const struct option longopts[] = {
         {"mac", required_argument, NULL, OPT_MAC},
         {"virtio-discovery", required_argument, NULL, OPT_DISCOVERY},
         {"quiet", no_argument, NULL, 'q'},
+        {"instances", required_argument, NULL, 'n'},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"log-dir", required_argument, NULL, OPT_LOG_DIR},
+        {"console", no_argument, NULL, OPT_CONSOLE},
+        {"ready", required_argument, NULL, OPT_READY},
+        {"plot", required_argument, NULL, OPT_PLOT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -125,6 +143,7 @@ void config_usage(FILE *out)
 	        "                       (default: the bundled hello guest)\n"
 	        "  -i, --initrd FILE    initial ramdisk (default: none)\n"
 	        "  -c, --cmdline STR    kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+	        "                       (batch: {id} becomes the instance number)\n"
 	        "  -m, --mem SIZE       guest RAM, e.g. 128M, 1G; plain numbers are MiB (default: "
 	        "128M)\n"
 	        "  -p, --cpus N         vCPUs, 1-%d (default: 1)\n"
@@ -145,13 +164,22 @@ void config_usage(FILE *out)
 	        "                       (default auto: ACPI for bzImage, the command line for "
 	        "ELF)\n"
 	        "  -q, --quiet          discard the guest console\n"
+	        "  -n, --instances N    batch: launch N instances, one process each (1-%d),\n"
+	        "                       then print the boot-time report (see README)\n"
+	        "      --parallel P     batch: at most P instances in flight (default: all)\n"
+	        "      --log-dir DIR    batch: consoles to DIR/vm-<i>.log (default: a new\n"
+	        "                       directory under $TMPDIR or /tmp)\n"
+	        "      --console        batch: stream consoles, lines prefixed \"[i] \"\n"
+	        "      --ready REGEX    batch: a console line matching REGEX marks ready\n"
+	        "      --plot FILE      batch: draw the timeline as SVG to FILE\n"
 	        "  -v, --verbose        more diagnostics (repeatable)\n"
 	        "  -h, --help           this help\n"
 	        "  -V, --version        version\n\n"
 	        "Exit status: the guest's exit code (fastvmm guests), 0 after a clean shutdown,\n"
 	        "2 bad arguments or files, 70 host failure, 124 timeout, 125 guest crash,\n"
-	        "126 KVM could not run the guest.\n",
-	        VM_MAX_CPUS, VM_MAX_DISKS, VM_MAX_NICS);
+	        "126 KVM could not run the guest. Batch: 0 if every instance succeeded, else 1;\n"
+	        "128+signal when interrupted.\n",
+	        VM_MAX_CPUS, VM_MAX_DISKS, VM_MAX_NICS, BATCH_MAX);
 }
 
 /* "PATH[,ro][,cow]"; the path is everything before the first comma. argv is left alone: the
@@ -211,7 +239,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 	opterr = 0;
 	int ch;
 	uint64_t v;
-	while ((ch = getopt_long(argc, argv, ":k:i:c:m:p:t:qvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":k:i:c:m:p:t:n:qvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'k':
 			if (!*optarg)
@@ -309,6 +337,38 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 		case 'q':
 			c->vm.quiet = true;
 			break;
+		case 'n':
+			if (parse_uint(optarg, 1, BATCH_MAX, &v) < 0)
+				return err_set(e, -EINVAL,
+				               "-n: '%s' is not a number of instances from 1 to %d",
+				               optarg, BATCH_MAX);
+			c->n = (unsigned)v;
+			break;
+		case OPT_PARALLEL:
+			if (parse_uint(optarg, 1, BATCH_MAX, &v) < 0)
+				return err_set(e, -EINVAL,
+				               "--parallel: '%s' is not a number from 1 to %d",
+				               optarg, BATCH_MAX);
+			c->parallel = (unsigned)v;
+			break;
+		case OPT_LOG_DIR:
+			if (!*optarg)
+				return err_set(e, -EINVAL, "--log-dir: empty directory name");
+			c->log_dir = optarg;
+			break;
+		case OPT_CONSOLE:
+			c->console = true;
+			break;
+		case OPT_READY:
+			if (!*optarg)
+				return err_set(e, -EINVAL, "--ready: empty pattern");
+			c->ready = optarg;
+			break;
+		case OPT_PLOT:
+			if (!*optarg)
+				return err_set(e, -EINVAL, "--plot: empty file name");
+			c->plot = optarg;
+			break;
 		case 'v':
 			c->verbosity++;
 			break;
@@ -325,6 +385,18 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 	}
 	if (optind < argc)
 		return err_set(e, -EINVAL, "'%s': unexpected argument (see --help)", argv[optind]);
+	if (!c->n) {
+		const char *batch_only = c->parallel  ? "--parallel"
+		                         : c->log_dir ? "--log-dir"
+		                         : c->console ? "--console"
+		                         : c->ready   ? "--ready"
+		                         : c->plot    ? "--plot"
+		                                      : NULL;
+		if (batch_only)
+			return err_set(e, -EINVAL, "%s: only with -n (batch mode)", batch_only);
+	}
+	if (c->console && c->log_dir)
+		return err_set(e, -EINVAL, "--console: cannot be combined with --log-dir");
 	if (!c->vm.cmdline)
 		c->vm.cmdline = DEFAULT_CMDLINE;
 	return CONFIG_RUN;

@@ -11,6 +11,11 @@
 
 int kvm_open_dev(struct vm *vm)
 {
+	if (vm->shared) { /* opened and checked once by the batch launcher */
+		vm->kvm_fd = vm->shared->kvm_fd;
+		vm->run_size = vm->shared->run_size;
+		return 0;
+	}
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		int r = -errno;
@@ -55,7 +60,7 @@ int kvm_open_dev(struct vm *vm)
 
 void kvm_close_dev(struct vm *vm)
 {
-	if (vm->kvm_fd >= 0)
+	if (vm->kvm_fd >= 0 && !vm->shared)
 		close(vm->kvm_fd);
 	vm->kvm_fd = -1;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "config.h"
 #include "log.h"
 #include "vmm.h"
@@ -90,6 +91,12 @@ int main(int argc, char **argv)
 		log_err("%s", e.msg);
 		kernel_close(&kernel);
 		return EXIT_USAGE;
+	}
+	if (cli.n) { /* batch mode: vmm/batch.c decides the status */
+		int st = batch_run(&cli, &kernel, cli.vm.initrd_path ? &initrd : NULL, t0);
+		blob_close(&initrd);
+		kernel_close(&kernel);
+		return st;
 	}
 	static struct vm vm; /* large (vCPU table); static keeps it off the stack */
 	vm.cfg = &cli.vm;

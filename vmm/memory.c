@@ -1,8 +1,12 @@
 /* vmm/memory.c — guest RAM, and the ONE bounds-checked guest-physical → host translation.
  * No other file does arithmetic on a guest RAM base pointer. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cc.h"
 #include "guest_mem.h"
@@ -99,4 +103,86 @@ int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		return -EFAULT;
 	/* One syscall instead of a fault per page (Linux >= 5.14; older kernels: no-op). */
 	return madvise(p, end - start, MADV_POPULATE_WRITE) < 0 ? -errno : 0;
+}
+
+int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uint64_t len)
+{
+	if ((gpa | offset | len) % 4096 || len == 0)
+		return -EINVAL;
+	if (!gm->map || gm->nfile == GM_MAX_FILES)
+		return -ENOSPC; /* only RAM gm_init() mapped can be remapped */
+	uint8_t *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset) ==
+	    MAP_FAILED) {
+		int r = -errno;
+		/* MAP_FIXED may have dropped the old pages: put fresh anonymous RAM back. */
+		mmap(p, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		return r;
+	}
+	madvise(p, len, MADV_DONTDUMP);
+	gm->file[gm->nfile].gpa = gpa;
+	gm->file[gm->nfile].len = len;
+	gm->nfile++;
+	return 0;
+}
+
+/* The file range holding gpa, or NULL. */
+static const struct gm_file *file_range(const struct guest_mem *gm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < gm->nfile; i++)
+		if (gpa >= gm->file[i].gpa && gpa - gm->file[i].gpa < gm->file[i].len)
+			return &gm->file[i];
+	return NULL;
+}
+
+/* For file-backed ranges mincore() reports the page cache, not this process: ask the page
+ * table instead (/proc/self/pagemap: bit 63 present, bit 61 file page; a page the guest wrote
+ * is a private anonymous copy). */
+static void file_pages(const struct guest_mem *gm, const struct gm_file *f, int pm, uint64_t *anon,
+                       uint64_t *file)
+{
+	const uint8_t *host = gm_ptr(gm, f->gpa, f->len);
+	uint64_t ent[512];
+	for (uint64_t pg = 0; pg < f->len / 4096; pg += 512) {
+		uint64_t n = f->len / 4096 - pg < 512 ? f->len / 4096 - pg : 512;
+		off_t at = (off_t)(((uintptr_t)host / 4096 + pg) * 8);
+		if (pread(pm, ent, n * 8, at) != (ssize_t)(n * 8))
+			return;
+		for (uint64_t i = 0; i < n; i++)
+			if (ent[i] >> 63)
+				*((ent[i] >> 61) & 1 ? file : anon) += 4096;
+	}
+}
+
+int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file)
+{
+	*anon = *file = 0;
+	for (unsigned i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->region[i];
+		size_t pages = (size_t)(r->size / 4096);
+		unsigned char *vec = malloc(pages ? pages : 1);
+		if (!vec)
+			return -ENOMEM;
+		if (mincore(r->host, pages * 4096, vec) < 0) {
+			int e = -errno;
+			free(vec);
+			return e;
+		}
+		for (size_t pg = 0; pg < pages; pg++)
+			if ((vec[pg] & 1) && !(gm->nfile && file_range(gm, r->gpa + pg * 4096)))
+				*anon += 4096;
+		free(vec);
+	}
+	if (gm->nfile) {
+		int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (pm < 0)
+			return -errno;
+		for (unsigned i = 0; i < gm->nfile; i++)
+			file_pages(gm, &gm->file[i], pm, anon, file);
+		close(pm);
+	}
+	return 0;
 }

@@ -50,7 +50,8 @@ void vm_mark(struct vm *vm, enum vm_stage st)
 	uint64_t expect = 0, t = now_ns() - vm->t0;
 	if (t == 0)
 		t = 1; /* 0 means "not reached" */
-	atomic_compare_exchange_strong(&vm->t_ns[st], &expect, t);
+	if (atomic_compare_exchange_strong(&vm->t_ns[st], &expect, t) && vm->on_mark)
+		vm->on_mark(vm, st);
 }
 
 void vm_stop(struct vm *vm, enum vm_outcome o, int exit_code, const char *fmt, ...)

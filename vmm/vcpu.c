@@ -24,14 +24,16 @@ static int set_reason_errno(struct vm *vm, const char *what, unsigned cpu)
 	return r;
 }
 
-static struct kvm_cpuid2 *get_supported_cpuid(struct vm *vm)
+struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd)
 {
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
 	if (!c)
 		return NULL;
 	c->nent = CPUID_MAX_ENTRIES - 1; /* one spare slot for the timing leaf */
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		int r = errno;
 		free(c);
+		errno = r;
 		return NULL;
 	}
 	return c;
@@ -183,7 +185,9 @@ static int set_boot_regs(struct vcpu *v)
 
 int vcpus_create(struct vm *vm)
 {
-	struct kvm_cpuid2 *cpuid = get_supported_cpuid(vm);
+	/* The supported set is the same for every VM: a batch launcher asks once. */
+	bool own = !(vm->shared && vm->shared->cpuid);
+	struct kvm_cpuid2 *cpuid = own ? vcpu_supported_cpuid(vm->kvm_fd) : vm->shared->cpuid;
 	if (!cpuid)
 		return set_reason_errno(vm, "KVM_GET_SUPPORTED_CPUID", 0);
 	size_t cpuid_size = sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(cpuid->entries[0]);
@@ -222,7 +226,8 @@ int vcpus_create(struct vm *vm)
 			r = set_boot_regs(v);
 	}
 	free(mine);
-	free(cpuid);
+	if (own)
+		free(cpuid);
 	return r;
 }
 

@@ -1,0 +1,148 @@
+# Batch mode (issue 4): N instances, one process each; the report, logs, failures, signals.
+# No timed assertions: only what happened.
+. "$(dirname "$0")/lib.sh"
+
+# -n 30 of hello: all ok, 30 log files holding the greeting, the report on stdout.
+LOGS=$TMP/logs30
+run hello30 -n 30 --log-dir "$LOGS"
+expect_rc "-n 30 hello" 0
+expect_out "-n 30 hello" '^30/30 ok, 30 launched'
+expect_out "-n 30 hello" '^failures: none$'
+expect_out "-n 30 hello" '^first_run +30 '
+n=$(grep -lx 'Hello from fastvmm guest' "$LOGS"/vm-*.log 2>/dev/null | wc -l)
+if [ "$n" -eq 30 ]; then ok "-n 30 hello: 30 log files hold the greeting"; else not_ok "-n 30 hello: $n log files hold the greeting" "$OUT" "$ERR"; fi
+[ -f "$LOGS/vm-0.log" ] && [ -f "$LOGS/vm-29.log" ] && ok "-n 30 hello: vm-0.log .. vm-29.log" || not_ok "-n 30 hello: log names" "$OUT"
+
+# The default log directory is announced, and holds the logs; a silent guest leaves none.
+run deflog -n 2
+expect_rc "default log dir" 0
+d=$(sed -n 's|^consoles: \(.*\)/vm-<i>.log$|\1|p' "$OUT")
+if [ -n "$d" ] && [ "$(cat "$d"/vm-*.log | grep -c Hello)" -eq 2 ]; then ok "default log dir $d holds 2 logs"; else not_ok "default log dir" "$OUT"; fi
+[ -n "$d" ] && rm -rf "$d"
+export TMPDIR=$TMP/tmpdir
+mkdir -p "$TMPDIR"
+run silent -n 3 --kernel "$GUESTS/null.elf"
+expect_rc "-n 3 null" 0
+if [ -z "$(ls -A "$TMPDIR")" ]; then ok "-n 3 null: no console output, no directory left"; else not_ok "-n 3 null left $(ls "$TMPDIR")" "$OUT"; fi
+run quiet -n 3 --quiet
+expect_rc "-n 3 --quiet" 0
+if [ -z "$(ls -A "$TMPDIR")" ] && ! grep -q '^consoles:' "$OUT"; then ok "-n 3 --quiet: consoles discarded, no directory"; else not_ok "-n 3 --quiet left $(ls "$TMPDIR")" "$OUT"; fi
+unset TMPDIR
+
+# --console: every line prefixed with its instance.
+run console -n 4 --console
+expect_rc "--console" 0
+for i in 0 1 2 3; do expect_out "--console" "^\[$i\] Hello from fastvmm guest$"; done
+
+# --json: one well-formed document with the schema README documents.
+run json -n 5 --kernel "$GUESTS/hello-pvh.elf" --json --parallel 2
+expect_rc "--json" 0
+expect_lines "--json is one line" 1 "$OUT"
+if python3 - "$OUT" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert isinstance(d["wall_us"], float) and d["wall_us"] > 0
+assert len(d["instances"]) == 5 and d["parallel"] == 2
+for i, v in enumerate(d["instances"]):
+    assert v["id"] == i and v["ok"] is True and v["exit_status"] == 0, v
+    s = v["stages"]
+    for k in ("kvm_open", "vm_create", "memory", "irqchip", "first_run", "ready", "exit"):
+        assert isinstance(s[k], float), (k, s)
+    assert s["first_run"] <= s["ready"] <= s["exit"], s
+    assert v["ready_source"] == "boot_timer"
+assert d["summary"]["ok"] == 5 and d["summary"]["failed"] == 0
+assert set(d["summary"]["stages_us"]["exit"]) >= {"p50", "p90", "p99", "max"}
+PY
+then ok "--json parses and has the schema"; else not_ok "--json schema" "$OUT" "$ERR"; fi
+
+# One crashing instance among healthy ones ends only itself; the batch fails.
+run crash1 -n 6 --kernel "$GUESTS/exitcode.elf" --cmdline "id={id} crash=3" --json
+expect_rc "one crash among 6" 1
+if python3 - "$OUT" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = [v["id"] for v in d["instances"] if not v["ok"]]
+assert bad == [3], bad
+assert d["instances"][3]["outcome"] == "crashed" and d["instances"][3]["exit_status"] == 125
+assert d["summary"]["failures"] == {"crashed": 1}, d["summary"]
+PY
+then ok "one crash among 6: only vm 3 failed, as crashed"; else not_ok "one crash among 6" "$OUT" "$ERR"; fi
+
+# --ready: the first console line matching the pattern; a pattern never seen fails the instance.
+run readyok -n 2 --kernel "$GUESTS/hello.elf" --ready '^Hello' --json
+expect_rc "--ready seen" 0
+run readyno -n 2 --kernel "$GUESTS/hello.elf" --ready '^never$'
+expect_rc "--ready never seen" 1
+expect_out "--ready never seen" 'no-ready-line 2'
+run readybad -n 2 --ready '('
+expect_rc "--ready bad regex" 2
+expect_err "--ready bad regex" '^fastvmm: --ready: .\(.: '
+expect_lines "--ready bad regex: one line" 1 "$ERR"
+
+# --plot: well-formed SVG with one row per instance.
+run plot -n 4 --plot "$TMP/p.svg"
+expect_rc "--plot" 0
+if python3 -c '
+import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1])
+rows = [g for g in d.getElementsByTagName("g") if g.getAttribute("class") == "row"]
+assert len(rows) == 4, len(rows)' "$TMP/p.svg"; then ok "--plot: well-formed SVG, 4 rows"; else not_ok "--plot SVG" "$TMP/p.svg"; fi
+
+# Bad -n / --parallel: one line, exit 2, nothing launched.
+for args in "-n 0" "-n -1" "-n 100000" "-n abc" "-n 3 --parallel 0" "--parallel 2"; do
+	run badn $args
+	expect_rc "$args" 2
+	expect_lines "$args: one line" 1 "$ERR"
+	expect_err "$args" '^fastvmm: (-n|--parallel): '
+done
+run badlog -n 2 --log-dir /proc/nope/x
+expect_rc "--log-dir unusable" 2
+expect_err "--log-dir unusable" '^fastvmm: --log-dir: '
+
+# SIGTERM mid-batch: every child killed and reaped, the partial report, non-zero status.
+"$FASTVMM" -n 4 --kernel "$GUESTS/hang.elf" --log-dir "$TMP/hanglogs" >"$TMP/term.out" 2>"$TMP/term.err" </dev/null &
+L=$!
+for _ in $(seq 100); do
+	[ "$(ls "$TMP/hanglogs" 2>/dev/null | wc -l)" -eq 4 ] && break
+	sleep 0.1
+done
+pids=$(pgrep -P $L)
+kids=$(echo $pids | wc -w)
+kill -TERM $L
+rc=0
+wait $L || rc=$?
+# The launcher is gone: a survivor would have been re-parented, so look for the pids themselves.
+left=""
+for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+[ "$kids" -eq 4 ] && ok "SIGTERM: 4 instances were running" || not_ok "SIGTERM: $kids instances running before the signal" "$TMP/term.out"
+[ "$rc" -eq 143 ] && ok "SIGTERM: exit status 143" || not_ok "SIGTERM: exit status $rc" "$TMP/term.out" "$TMP/term.err"
+if [ -z "$left" ]; then ok "SIGTERM: no child process left"; else not_ok "SIGTERM: processes left: $left"; fi
+expect_out "SIGTERM partial report" '^0/4 ok, 4 launched' "$TMP/term.out"
+expect_out "SIGTERM partial report" '^failures: interrupted 4$' "$TMP/term.out"
+
+# The launcher dies without a chance to clean up (SIGKILL): its children die with it
+# (PR_SET_PDEATHSIG). A dead child may linger as a zombie of init for a moment; a live one fails.
+"$FASTVMM" -n 3 --kernel "$GUESTS/hang.elf" --log-dir "$TMP/killlogs" >/dev/null 2>&1 </dev/null &
+L=$!
+for _ in $(seq 100); do
+	[ "$(ls "$TMP/killlogs" 2>/dev/null | wc -l)" -eq 3 ] && break
+	sleep 0.1
+done
+pids=$(pgrep -P $L)
+{
+	kill -KILL $L
+	wait $L
+} 2>/dev/null
+alive=""
+for _ in $(seq 100); do
+	alive=""
+	for p in $pids; do
+		s=$(ps -o stat= -p "$p" 2>/dev/null)
+		case "$s" in "" | Z*) ;; *) alive="$alive $p($s)" ;; esac
+	done
+	[ -z "$alive" ] && break
+	sleep 0.1
+done
+if [ -n "$pids" ] && [ -z "$alive" ]; then ok "launcher SIGKILLed: its instances die too"; else not_ok "launcher SIGKILLed: instances alive:$alive (of: $pids)"; fi
+
+finish

@@ -1,0 +1,651 @@
+/* vmm/batch.c — batch mode (-n N): the launcher and its instances.
+ *
+ * The launcher does the shared work once (the kernel and initrd are parsed by main; here
+ * /dev/kvm is opened and checked and KVM_GET_SUPPORTED_CPUID asked once), then forks one
+ * process per instance: one guest's crash or a device fault ends only its own process. A VM
+ * belongs to the process that created it (design §4), so each child creates its own VM on the
+ * inherited /dev/kvm fd, runs it, writes its struct batch_record into memory shared with the
+ * launcher, tells the launcher on a pipe and _exits: the VM's teardown (12-15 ms of SRCU
+ * waiting with an in-kernel irqchip here) happens in the kernel after the record is written,
+ * off the measured path. Like main.c, this file decides the process's fate. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "config.h"
+#include "log.h"
+
+#define NOTE_READY    0x80000000u /* a note with this bit: instance (low bits) is ready */
+#define KILL_GRACE_MS 1000        /* SIGTERM → SIGKILL after this long */
+
+struct batch {
+	const struct cli *cli;
+	const struct kernel_image *kernel;
+	const struct blob *initrd;
+	uint64_t t0;
+	pid_t launcher;
+	struct kvm_shared kvm;
+	struct batch_record *rec; /* MAP_SHARED with every child */
+	size_t rec_len;
+	int note[2]; /* children → launcher: 4-byte notes, atomic (< PIPE_BUF) */
+	sigset_t child_mask;
+	regex_t ready_re;
+	bool have_re;
+	char log_dir[PATH_MAX]; /* empty: --console */
+	bool log_dir_made;      /* we made it (mkdtemp): removed again if nothing was logged */
+	int console_fd;         /* --console: where prefixed lines go; else -1 */
+	bool progress;
+};
+
+/* One instance, in its own process. */
+struct child {
+	struct vm vm;
+	struct vm_config cfg;
+	struct batch *b;
+	unsigned id;
+	int log_fd;
+	uint64_t t_pattern;
+	unsigned len;
+	char line[512];
+};
+
+/* The one instance of this process, for its SIGTERM handler. */
+static struct child *child_self;
+
+char *batch_expand_cmdline(const char *tmpl, unsigned id)
+{
+	char num[16];
+	int nl = snprintf(num, sizeof(num), "%u", id);
+	size_t count = 0;
+	for (const char *p = tmpl; (p = strstr(p, "{id}")); p += 4)
+		count++;
+	char *out = malloc(strlen(tmpl) + count * (size_t)nl + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = tmpl; *p;) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			memcpy(o, num, (size_t)nl);
+			o += nl;
+			p += 4;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+static void note_send(struct batch *b, uint32_t v)
+{
+	(void)!write(b->note[1], &v, sizeof(v));
+}
+
+static void child_on_mark(struct vm *vm, enum vm_stage st)
+{
+	struct child *c = (struct child *)vm; /* vm is the first member */
+	if (st == ST_READY)
+		note_send(c->b, NOTE_READY | c->id);
+}
+
+/* One console line (with its '\n' if it had one): to the log file or the prefixed stream,
+ * and against --ready. Runs on the vCPU thread under the serial lock. */
+static void child_line(struct child *c)
+{
+	struct batch *b = c->b;
+	if (!c->len)
+		return;
+	if (b->log_dir[0]) {
+		if (c->log_fd < 0) { /* opened at the first byte: silent guests leave no file */
+			char path[PATH_MAX + 32];
+			snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, c->id);
+			c->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		}
+		if (c->log_fd >= 0)
+			(void)!write(c->log_fd, c->line, c->len);
+	} else if (b->console_fd >= 0) {
+		char buf[sizeof(c->line) + 24];
+		int n = snprintf(buf, sizeof(buf), "[%u] ", c->id);
+		memcpy(buf + n, c->line, c->len);
+		n += (int)c->len;
+		if (buf[n - 1] != '\n')
+			buf[n++] = '\n';
+		(void)!write(b->console_fd, buf, (size_t)n); /* one write: lines never interleave */
+	}
+	if (b->have_re && !c->t_pattern) {
+		unsigned n = c->len;
+		while (n && (c->line[n - 1] == '\n' || c->line[n - 1] == '\r'))
+			n--;
+		char s[sizeof(c->line) + 1];
+		memcpy(s, c->line, n);
+		s[n] = 0;
+		if (regexec(&b->ready_re, s, 0, NULL, 0) == 0) {
+			c->t_pattern = now_ns() - c->vm.t0;
+			if (b->progress)
+				note_send(b, NOTE_READY | c->id);
+		}
+	}
+	c->len = 0;
+}
+
+static void child_on_byte(struct vm *vm, uint8_t ch)
+{
+	struct child *c = (struct child *)vm;
+	c->line[c->len++] = (char)ch;
+	if (ch == '\n' || c->len == sizeof(c->line))
+		child_line(c);
+}
+
+/* Async-signal-safe: the launcher stops this instance. Whoever claims the record first (this
+ * handler or the normal end) writes it. */
+static void child_term(int sig)
+{
+	struct child *c = child_self;
+	struct batch_record *r = &c->b->rec[c->id];
+	if (atomic_exchange(&r->claimed, 1))
+		return; /* the normal end is writing it and exits at once */
+	for (int st = 0; st < ST_COUNT; st++)
+		r->t_ns[st] = atomic_load(&c->vm.t_ns[st]);
+	batch_resolve_ready(r, r->t_ns[ST_READY], c->t_pattern);
+	if (r->ready_source == READY_EXIT)
+		r->t_ns[ST_READY] = 0;
+	r->outcome = BATCH_INTERRUPTED;
+	r->exit_status = 128 + sig;
+	r->failed_stage = -1;
+	r->ok = false;
+	static const char why[] = "stopped by the launcher (batch interrupted)";
+	memcpy(r->reason, why, sizeof(why));
+	r->t_done = now_ns() - c->b->t0;
+	atomic_store(&r->written, 1);
+	note_send(c->b, c->id);
+	_exit(128 + sig);
+}
+
+static void child_memory(struct child *c, struct batch_record *r)
+{
+	long page = sysconf(_SC_PAGESIZE) / 1024;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[128];
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		unsigned long long size, res, shared;
+		if (n > 0) {
+			buf[n] = 0;
+			if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
+				r->rss_kb = res * (unsigned long long)page;
+				r->rss_file_kb = shared * (unsigned long long)page;
+			}
+		}
+	}
+	uint64_t anon = 0, file = 0;
+	if (gm_resident(&c->vm.mem, &anon, &file) == 0)
+		r->guest_kb = anon / 1024;
+}
+
+static _Noreturn void child_finish(struct child *c)
+{
+	struct batch *b = c->b;
+	struct vm *vm = &c->vm;
+	struct batch_record *r = &b->rec[c->id];
+	uint64_t t_done = now_ns() - b->t0;
+	if (atomic_exchange(&r->claimed, 1))
+		for (;;)
+			pause(); /* the SIGTERM handler owns the record and exits */
+	for (int st = 0; st < ST_COUNT; st++)
+		r->t_ns[st] = atomic_load(&vm->t_ns[st]);
+	batch_resolve_ready(r, r->t_ns[ST_READY], c->t_pattern);
+	r->outcome = (int)vm->outcome;
+	r->exit_status = vm_exit_status(vm);
+	r->failed_stage = vm->failed_stage;
+	r->console_bytes = vm->serial.bytes_out;
+	snprintf(r->reason, sizeof(r->reason), "%s", vm->reason);
+	r->ok = r->exit_status == 0;
+	if (r->ok && b->have_re && !c->t_pattern) {
+		r->ok = false;
+		r->outcome = BATCH_NO_READY;
+		snprintf(r->reason, sizeof(r->reason), "no console line matched --ready '%s'",
+		         b->cli->ready);
+	}
+	child_memory(c, r);
+	r->t_done = t_done;
+	atomic_store(&r->written, 1);
+	note_send(b, c->id);
+	_exit(0);
+}
+
+static _Noreturn void child_main(struct batch *b, unsigned id)
+{
+	/* Die with the launcher; and if it is already gone, do not start. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != b->launcher)
+		_exit(1);
+	struct child *c = calloc(1, sizeof(*c));
+	if (!c)
+		_exit(1);
+	child_self = c;
+	c->b = b;
+	c->id = id;
+	c->log_fd = -1;
+	struct sigaction sa = {.sa_handler = child_term};
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN); /* a terminal's ^C reaches the whole group: the launcher decides */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, &b->child_mask, NULL);
+
+	c->cfg = b->cli->vm;
+	c->cfg.quiet = true; /* the console goes through child_on_byte */
+	c->cfg.json = false;
+	if (c->cfg.cmdline && strstr(c->cfg.cmdline, "{id}"))
+		c->cfg.cmdline = batch_expand_cmdline(c->cfg.cmdline, id);
+	struct vm *vm = &c->vm;
+	vm->cfg = &c->cfg;
+	vm->kernel = b->kernel;
+	vm->initrd = b->initrd;
+	vm->shared = &b->kvm;
+	vm->id = id;
+	vm->t0 = b->t0;
+	if (b->progress)
+		vm->on_mark = child_on_mark;
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "vm %u: ", id);
+	log_set_prefix(prefix);
+	if (!c->cfg.cmdline) {
+		vm->outcome = VM_FAILED;
+		vm->failed_stage = -1;
+		snprintf(vm->reason, sizeof(vm->reason), "--cmdline: {id}: out of memory");
+		child_finish(c);
+	}
+	if (pipeline_run(vm) == 0) {
+		vm->serial.on_byte = child_on_byte;
+		vm_run(vm);
+		child_line(c); /* a last line without '\n' */
+	}
+	child_finish(c);
+}
+
+/* ---- the launcher ---- */
+
+static int shared_init(struct batch *b)
+{
+	static struct vm probe; /* kvm_open_dev() checks /dev/kvm and reports into a vm */
+	memset(&probe, 0, sizeof(probe));
+	probe.kvm_fd = -1;
+	if (kvm_open_dev(&probe) < 0) {
+		log_err("%s", probe.reason);
+		return -1;
+	}
+	b->kvm.kvm_fd = probe.kvm_fd;
+	b->kvm.run_size = probe.run_size;
+	b->kvm.cpuid = vcpu_supported_cpuid(probe.kvm_fd);
+	if (!b->kvm.cpuid) {
+		log_err("/dev/kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		close(probe.kvm_fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int log_dir_init(struct batch *b)
+{
+	const char *want = b->cli->log_dir;
+	if (want) {
+		if (strlen(want) >= sizeof(b->log_dir) - 32) {
+			log_err("--log-dir: '%s': name too long", want);
+			return -1;
+		}
+		struct stat st;
+		if (mkdir(want, 0755) < 0 && errno != EEXIST) {
+			log_err("--log-dir: '%s': %s", want, strerror(errno));
+			return -1;
+		}
+		if (stat(want, &st) < 0 || !S_ISDIR(st.st_mode) || access(want, W_OK) < 0) {
+			log_err("--log-dir: '%s': not a writable directory", want);
+			return -1;
+		}
+		snprintf(b->log_dir, sizeof(b->log_dir), "%s", want);
+		return 0;
+	}
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	snprintf(b->log_dir, sizeof(b->log_dir), "%s/fastvmm-batch.XXXXXX", tmp);
+	if (!mkdtemp(b->log_dir)) {
+		log_err("log directory under %s: %s (set --log-dir or TMPDIR)", tmp,
+		        strerror(errno));
+		return -1;
+	}
+	b->log_dir_made = true;
+	return 0;
+}
+
+enum { INST_NEW, INST_RUNNING, INST_FINISHED, INST_REAPED }; /* launcher's view of an instance */
+
+/* Every instance process not yet reaped (a finished one may still be tearing down). */
+static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, int sig)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (state[i] == INST_RUNNING || state[i] == INST_FINISHED)
+			kill(pid[i], sig);
+}
+
+/* A process ended: peak RSS, and a record for one that died without writing its own. */
+static void reaped(struct batch_record *r, int status, const struct rusage *ru)
+{
+	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
+	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
+	if (atomic_load(&r->written))
+		return;
+	r->ok = false;
+	r->outcome = BATCH_LOST;
+	if (WIFSIGNALED(status)) {
+		r->signal = WTERMSIG(status);
+		r->exit_status = 128 + r->signal;
+		snprintf(r->reason, sizeof(r->reason), "instance process killed by signal %d (%s)",
+		         r->signal, strsignal(r->signal));
+	} else {
+		r->exit_status = WEXITSTATUS(status);
+		snprintf(r->reason, sizeof(r->reason),
+		         "instance process exited with status %d without a record", r->exit_status);
+	}
+}
+
+static void progress(const struct batch *b, unsigned ready, unsigned n, bool final)
+{
+	static unsigned shown = ~0u;
+	if (!b->progress || (!final && ready == shown))
+		return;
+	shown = ready;
+	if (final)
+		fputs("\r\033[K", stdout);
+	else
+		printf("\r%u/%u ready", ready, n);
+	fflush(stdout);
+}
+
+/* Launch, collect and reap; returns the signal that interrupted the batch (0: none). */
+static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *started)
+{
+	pid_t *pid = calloc(n, sizeof(*pid));
+	unsigned char *state = calloc(n, 1), *ready = calloc(n, 1);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	int sig = 0;
+	if (!pid || !state || !ready || sfd < 0) {
+		log_err("batch: cannot set up the launcher: %s", strerror(errno ? errno : ENOMEM));
+		free(pid);
+		free(state);
+		free(ready);
+		return -1;
+	}
+	unsigned next = 0, inflight = 0, live = 0, nready = 0;
+	uint64_t kill_at = 0;
+	for (;;) {
+		while (!sig && next < n && inflight < parallel) {
+			unsigned i = next++;
+			pid_t p = fork();
+			if (p == 0)
+				child_main(b, i);
+			if (p < 0) {
+				struct batch_record *r = &b->rec[i];
+				r->outcome = VM_FAILED;
+				r->exit_status = EXIT_VMM_FAILURE;
+				snprintf(r->reason, sizeof(r->reason), "fork: %s", strerror(errno));
+				state[i] = INST_REAPED;
+				continue;
+			}
+			b->rec[i].pid = p;
+			pid[i] = p;
+			state[i] = INST_RUNNING;
+			inflight++;
+			live++;
+			(*started)++;
+		}
+		if ((next == n || sig) && live == 0)
+			break;
+		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
+		                       {.fd = b->note[0], .events = POLLIN}};
+		int timeout = -1;
+		if (kill_at) {
+			uint64_t now = now_ns();
+			timeout = now >= kill_at ? 0 : (int)((kill_at - now) / 1000000 + 1);
+		}
+		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+			log_err("batch: poll: %s; stopping every instance", strerror(errno));
+			break;
+		}
+		uint32_t notes[256];
+		ssize_t got;
+		while ((got = read(b->note[0], notes, sizeof(notes))) > 0) {
+			for (size_t k = 0; k < (size_t)got / sizeof(notes[0]); k++) {
+				uint32_t i = notes[k] & ~NOTE_READY;
+				if (i >= n)
+					continue;
+				if (notes[k] & NOTE_READY) {
+					if (!ready[i]++)
+						nready++;
+				} else if (state[i] == INST_RUNNING) {
+					state[i] = INST_FINISHED;
+					inflight--;
+				}
+			}
+		}
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				continue; /* reaped below */
+			if (!sig) {
+				sig = (int)si.ssi_signo;
+				kill_all(pid, state, n, SIGTERM);
+				kill_at = now_ns() + KILL_GRACE_MS * 1000000ULL;
+			} else {
+				kill_all(pid, state, n, SIGKILL); /* asked twice: no more grace */
+				kill_at = 0;
+			}
+		}
+		int status;
+		struct rusage ru;
+		pid_t p;
+		while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+			for (unsigned i = 0; i < n; i++) {
+				if (pid[i] != p || state[i] == INST_REAPED)
+					continue;
+				reaped(&b->rec[i], status, &ru);
+				if (state[i] == INST_RUNNING)
+					inflight--;
+				state[i] = INST_REAPED;
+				live--;
+				break;
+			}
+		}
+		if (kill_at && now_ns() >= kill_at) {
+			kill_all(pid, state, n, SIGKILL);
+			kill_at = 0;
+		}
+		progress(b, nready, n, false);
+	}
+	/* Only after a poll() failure: stop and reap what is left rather than orphan it. */
+	if (live) {
+		kill_all(pid, state, n, SIGKILL);
+		for (unsigned i = 0; i < n; i++) {
+			int status;
+			struct rusage ru;
+			if (state[i] == INST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
+				continue;
+			reaped(&b->rec[i], status, &ru);
+			state[i] = INST_REAPED;
+		}
+	}
+	progress(b, nready, n, true);
+	close(sfd);
+	free(pid);
+	free(state);
+	free(ready);
+	return sig;
+}
+
+/* Remove the log directory we made if no instance wrote to it; say whether it stays. */
+static bool log_dir_keep(struct batch *b)
+{
+	if (!b->log_dir[0])
+		return false;
+	if (b->log_dir_made && rmdir(b->log_dir) == 0)
+		return false;
+	return true;
+}
+
+int batch_run(const struct cli *cli, const struct kernel_image *k, const struct blob *initrd,
+              uint64_t t0)
+{
+	static struct batch b; /* static: children inherit it at the same address */
+	memset(&b, 0, sizeof(b));
+	b.cli = cli;
+	b.kernel = k;
+	b.initrd = initrd;
+	b.t0 = t0;
+	b.launcher = getpid();
+	b.note[0] = b.note[1] = -1;
+	unsigned n = cli->n, parallel = cli->parallel && cli->parallel < n ? cli->parallel : n;
+	int status = EXIT_USAGE;
+	FILE *plot = NULL;
+	if (cli->ready) {
+		int rc = regcomp(&b.ready_re, cli->ready, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+			regerror(rc, &b.ready_re, msg, sizeof(msg));
+			log_err("--ready: '%s': %s", cli->ready, msg);
+			return EXIT_USAGE;
+		}
+		b.have_re = true;
+	}
+	if (shared_init(&b) < 0)
+		goto out;
+	if (cli->plot && !(plot = fopen(cli->plot, "we"))) {
+		log_err("--plot: '%s': %s", cli->plot, strerror(errno));
+		goto out;
+	}
+	b.console_fd = -1;
+	if (cli->console)
+		b.console_fd = cli->vm.json ? STDERR_FILENO : STDOUT_FILENO;
+	else if (!cli->vm.quiet && log_dir_init(&b) < 0) /* --quiet: consoles discarded */
+		goto out;
+	status = EXIT_VMM_FAILURE;
+	b.rec_len = ALIGN_UP(n * sizeof(*b.rec), 4096);
+	b.rec = mmap(NULL, b.rec_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b.rec == MAP_FAILED) {
+		b.rec = NULL;
+		log_err("batch: cannot map %u records: %s", n, strerror(errno));
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		b.rec[i].outcome = BATCH_NOT_STARTED;
+		b.rec[i].failed_stage = -1;
+		b.rec[i].exit_status = EXIT_VMM_FAILURE;
+		snprintf(b.rec[i].reason, sizeof(b.rec[i].reason), "not launched");
+	}
+	if (pipe2(b.note, O_CLOEXEC) < 0 || fcntl(b.note[0], F_SETFL, O_NONBLOCK) < 0) {
+		log_err("batch: pipe: %s", strerror(errno));
+		goto out;
+	}
+	/* Not with --json (stdout is the document) nor --console (stdout is the consoles). */
+	b.progress = !cli->vm.json && !cli->console && isatty(STDOUT_FILENO);
+	/* Signals go to the launcher's signalfd; children restore the mask they had. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &b.child_mask);
+	fflush(NULL);
+
+	unsigned started = 0;
+	int sig = batch_loop(&b, n, parallel, &started);
+	uint64_t reaped_ns = now_ns() - t0;
+	if (sig < 0)
+		goto out;
+
+	struct batch_result res = {
+	        .n = n,
+	        .started = started,
+	        .parallel = parallel,
+	        .rec = b.rec,
+	        .reaped_ns = reaped_ns,
+	        .signal = sig,
+	        .kernel = k->name,
+	        .ready_pattern = b.have_re,
+	};
+	bool all_ok = true;
+	for (unsigned i = 0; i < n; i++) {
+		const struct batch_record *r = &b.rec[i];
+		uint64_t end = r->t_ns[ST_EXIT] ? r->t_ns[ST_EXIT] : r->t_done;
+		if (end > res.wall_ns)
+			res.wall_ns = end;
+		all_ok &= batch_record_ok(r);
+	}
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		res.launcher_rss_kb = (uint64_t)ru.ru_maxrss;
+	static char kept[PATH_MAX];
+	if (log_dir_keep(&b)) {
+		snprintf(kept, sizeof(kept), "%s", b.log_dir);
+		res.log_dir = kept;
+	}
+	b.log_dir[0] = 0; /* decided: out: leaves it alone */
+	if (cli->vm.json) {
+		batch_report_json(&res, stdout);
+		fputc('\n', stdout);
+	} else {
+		batch_report_text(&res, stdout);
+	}
+	fflush(stdout);
+	status = sig ? 128 + sig : all_ok ? EXIT_OK : 1;
+	if (plot) {
+		batch_plot_svg(&res, plot);
+		if (fclose(plot) != 0) {
+			log_err("--plot: '%s': %s", cli->plot, strerror(errno));
+			if (!status)
+				status = EXIT_VMM_FAILURE;
+		}
+		plot = NULL;
+	}
+out:
+	if (plot) { /* made by us, never written */
+		fclose(plot);
+		unlink(cli->plot);
+	}
+	if (b.log_dir[0] && b.log_dir_made)
+		rmdir(b.log_dir);
+	if (b.rec)
+		munmap(b.rec, b.rec_len);
+	if (b.note[0] >= 0) {
+		close(b.note[0]);
+		close(b.note[1]);
+	}
+	if (b.kvm.cpuid) {
+		free(b.kvm.cpuid);
+		close(b.kvm.kvm_fd);
+	}
+	if (b.have_re)
+		regfree(&b.ready_re);
+	return status;
+}
