@@ -198,6 +198,7 @@ struct iothread;
  * ioeventfds (datamatch = queue index) when KVM offers them. 0 or -errno. */
 int virtio_mmio_attach(struct virtio_mmio *d, struct vm *vm, struct iothread *io, uint64_t base,
                        unsigned gsi);
+/* Close the eventfds. Call only on the way to closing the VM fd (it does not deassign). */
 void virtio_mmio_detach(struct virtio_mmio *d, struct vm *vm);
 
 #define VIRTIO_MAX_DEVS 9 /* one GSI each from virtio_gsi[] */
@@ -238,7 +239,7 @@ struct net_cfg;
 int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsigned index,
                       const struct guest_mem *gm, unsigned vm_id, char *why, size_t whylen);
 struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
-/* Register the io_uring completion eventfd with the I/O thread. */
+/* Watch the io_uring for completions on the I/O thread. */
 int virtio_blk_start(struct virtio_blk *b, struct iothread *io);
 /* Waits for in-flight requests, then frees. */
 void virtio_blk_destroy(struct virtio_blk *b);
