@@ -96,7 +96,8 @@ static void write_status(struct virtio_mmio *d, uint32_t v)
 		device_reset(d);
 		return;
 	}
-	v &= 0xff;
+	v &= 0xff &
+	     ~(uint32_t)VIRTIO_STATUS_DEVICE_NEEDS_RESET; /* the device's bit, not the driver's */
 	/* Bits can only be added (§3.1.1); clearing one without a reset is ignored. The device
 	 * owns NEEDS_RESET. */
 	uint32_t keep = d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET;

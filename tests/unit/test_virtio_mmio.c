@@ -158,6 +158,9 @@ static void feature_negotiation(void **state)
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
 	assert_int_equal(dev.features,
 	                 (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC));
+	/* The driver cannot set NEEDS_RESET. */
+	wr(VIRTIO_MMIO_STATUS, 11 | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 11);
 	/* Status bits cannot be cleared without a reset. */
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 11);
