@@ -64,6 +64,7 @@ struct virtio_blk {
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned inflight;
+	bool throttled; /* stopped popping at `num` requests in flight */
 	char id[ID_BYTES];
 	struct virtq_chain chain; /* scratch for virtq_pop(), under mmio.lock */
 };
@@ -317,6 +318,13 @@ static void blk_notify(struct virtio_mmio *d, unsigned q)
 	struct virtio_blk *b = d->priv;
 	bool indirect = d->features & (1ULL << VIRTIO_F_INDIRECT_DESC);
 	for (;;) {
+		/* A driver may re-offer descriptors it has not got back yet; at most a queue's
+		 * worth of requests is in flight (memory and io_uring stay bounded), the rest
+		 * waits in the ring until completions make room. */
+		if (b->inflight >= d->vq[q].num) {
+			b->throttled = true;
+			break;
+		}
 		struct virtq_err e;
 		int r = virtq_pop(&d->vq[q], d->gm, indirect, &b->chain, &e);
 		if (r == 0)
@@ -365,12 +373,18 @@ static void blk_complete_ready(void *opaque, uint32_t events)
 			req_finish(r);
 		}
 	}
+	if (b->throttled && virtio_mmio_queue_live(&b->mmio, 0)) {
+		b->throttled = false;
+		blk_notify(&b->mmio, 0);
+	}
 	pthread_mutex_unlock(&b->mmio.lock);
 }
 
 static void blk_reset(struct virtio_mmio *d)
 {
-	(void)d; /* in-flight requests see the new generation and are dropped at completion */
+	/* In-flight requests see the new generation and are dropped at completion. */
+	struct virtio_blk *b = d->priv;
+	b->throttled = false;
 }
 
 static const struct virtio_dev_ops blk_ops = {

@@ -318,6 +318,36 @@ static void reset_drops_completions(void **state)
 	assert_int_equal(ram[DATA], 2);
 }
 
+/* A driver re-offering one chain beyond the queue size: at most `num` requests in flight,
+ * every offer still completes. */
+static void reoffered_chain_is_bounded(void **state)
+{
+	(void)state;
+	open_disk(false, false);
+	put_le32(ram + HDR, 0);
+	put_le64(ram + HDR + 8, 0);
+	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA, 16384, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < QSIZE; i++)
+			offer(0);
+		/* Wait until the device has taken them before offering more (the ring allows
+		 * at most QSIZE outstanding entries). */
+		for (int t = 0; t < 500; t++) {
+			pthread_mutex_lock(&d->lock);
+			uint16_t taken = d->vq[0].last_avail;
+			pthread_mutex_unlock(&d->lock);
+			if (taken == (round + 1) * QSIZE)
+				break;
+			usleep(1000);
+		}
+	}
+	for (int i = 0; i < 4 * QSIZE; i++)
+		assert_true(wait_used() >= 0);
+	assert_false(d->faulted);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +355,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(cow_mixes_overlay_and_base, setup, teardown),
 	        cmocka_unit_test_setup_teardown(ro_refuses_writes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(reset_drops_completions, setup, teardown),
+	        cmocka_unit_test_setup_teardown(reoffered_chain_is_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
