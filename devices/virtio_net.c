@@ -209,6 +209,37 @@ static const struct virtio_dev_ops net_ops = {
         .reset = net_reset,
 };
 
+/* Everything after the backend fd exists (shared with virtio_net_create_fd()). */
+static void net_init(struct virtio_net *n, const uint8_t mac[6], const struct guest_mem *gm,
+                     unsigned vm_id)
+{
+	n->offloads = ioctl(n->tap, TUNSETOFFLOAD, 0) == 0;
+	uint64_t features = (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MAC);
+	if (n->offloads)
+		features |= (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+		            (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+		            (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6);
+	virtio_mmio_init(&n->mmio, &net_ops, n, gm, vm_id, features);
+	memcpy(n->mmio.config, mac, 6); /* struct virtio_net_config: mac, status */
+	n->mmio.config_len = 8;
+	n->rx_stalled = true;
+	log_info("%svirtio-net on %s, mac %02x:%02x:%02x:%02x:%02x:%02x", log_vm(vm_id), n->ifname,
+	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+int virtio_net_create_fd(struct virtio_net **out, int fd, const char *name, const uint8_t mac[6],
+                         const struct guest_mem *gm, unsigned vm_id)
+{
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->tap = fd;
+	snprintf(n->ifname, sizeof(n->ifname), "%s", name);
+	net_init(n, mac, gm, vm_id);
+	*out = n;
+	return 0;
+}
+
 int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsigned index,
                       const uint8_t mac[6], const struct guest_mem *gm, unsigned vm_id, char *why,
                       size_t whylen)
@@ -247,18 +278,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 		return r;
 	}
 	snprintf(n->ifname, sizeof(n->ifname), "%s", ifr.ifr_name);
-	n->offloads = ioctl(n->tap, TUNSETOFFLOAD, 0) == 0;
-	uint64_t features = (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MAC);
-	if (n->offloads)
-		features |= (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
-		            (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
-		            (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6);
-	virtio_mmio_init(&n->mmio, &net_ops, n, gm, vm_id, features);
-	memcpy(n->mmio.config, mac, 6); /* struct virtio_net_config: mac, status */
-	n->mmio.config_len = 8;
-	n->rx_stalled = true;
-	log_info("%svirtio-net on %s, mac %02x:%02x:%02x:%02x:%02x:%02x", log_vm(vm_id), n->ifname,
-	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	net_init(n, mac, gm, vm_id);
 	*out = n;
 	return 0;
 }

@@ -247,6 +247,10 @@ void virtio_blk_destroy(struct virtio_blk *b);
 int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsigned index,
                       const uint8_t mac[6], const struct guest_mem *gm, unsigned vm_id, char *why,
                       size_t whylen);
+/* The same on an already open packet fd (tests: one end of a SOCK_SEQPACKET pair); takes the
+ * fd. Frames on it carry the 12-byte virtio_net_hdr. */
+int virtio_net_create_fd(struct virtio_net **out, int fd, const char *name, const uint8_t mac[6],
+                         const struct guest_mem *gm, unsigned vm_id);
 struct virtio_mmio *virtio_net_mmio(struct virtio_net *n);
 int virtio_net_start(struct virtio_net *n, struct iothread *io);
 void virtio_net_destroy(struct virtio_net *n);
