@@ -91,7 +91,7 @@ if [ "$before" = "$after" ]; then ok "evil: image unchanged"; else not_ok "evil:
 
 # virtio-net: the guest ARPs for and pings a peer (the kernel of a private network namespace)
 # on a tap device. Needs iproute2 and /dev/net/tun.
-if command -v ip >/dev/null && [ -c /dev/net/tun ]; then
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ]; then
 	ns=fastvmm-t$$
 	ip netns del "$ns" 2>/dev/null
 	ip netns add "$ns"
@@ -113,7 +113,7 @@ if command -v ip >/dev/null && [ -c /dev/net/tun ]; then
 	if ! $NS ip link show fvtmp0 >/dev/null 2>&1; then ok "net: fastvmm's own tap removed at exit"; else not_ok "net: tap fvtmp0 left behind"; fi
 	ip netns del "$ns"
 else
-	echo "# skipping virtio-net tests: no ip(8) or /dev/net/tun"
+	echo "# skipping virtio-net tests: needs root, ip(8) and /dev/net/tun"
 fi
 
 finish
