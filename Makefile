@@ -13,7 +13,7 @@ OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS  += $(OPT) $(SAN) -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -DFASTVMM_VERSION='"$(VERSION)"' \
            -DFASTVMM_GUESTDIR='"$(PREFIX)/share/fastvmm/guests"' -MMD -MP
-LDLIBS  += -lpthread
+LDLIBS  += -lpthread -luring
 
 # Guests: freestanding, no FPU/SSE (this host's KVM emulates ring-0 code and lacks SSE).
 GCC_GUEST := gcc
@@ -25,7 +25,7 @@ GUEST_LDFLAGS := -Wl,-T,guests/guest.ld -Wl,--build-id=none -Wl,-z,max-page-size
 
 LIB_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c) $(wildcard boot/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
-GUESTS  := hello null exitcode crash hang sse echo
+GUESTS  := hello null exitcode crash hang sse echo blk_rw acpi_off net_echo evil_virtio
 GUEST_ELFS := $(GUESTS:%=$(B)/guests/%.elf) $(GUESTS:%=$(B)/guests/%-pvh.elf)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -44,7 +44,7 @@ $(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(B)/guests/%.o: guests/%.c guests/guest.h include/layout.h
+$(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h include/layout.h
 	@mkdir -p $(dir $@)
 	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
 $(B)/guests/%.o: guests/%.S
@@ -86,6 +86,15 @@ test: deps all unit boot-test sanitize test-nested
 bench: all
 	tests/bench/run.sh
 
+# Host-side virtio-blk throughput (issue 5), in-process: no guest, so no emulation cost.
+$(B)/bench/%: tests/bench/%.c $(B)/libfastvmm.a
+	@mkdir -p $(dir $@)
+	@echo '  BENCH   $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(B)/libfastvmm.a $(LDLIBS)
+bench-virtio: $(B)/bench/virtio_blk_bench
+	$(B)/bench/virtio_blk_bench
+bench: bench-virtio
+
 deps:
 	@tests/deps.sh
 
@@ -104,5 +113,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested bench deps format format-check install clean
+.PHONY: all unit boot-test sanitize test test-nested bench bench-virtio deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

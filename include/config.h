@@ -35,6 +35,8 @@ int parse_size(const char *s, uint64_t *out);
 int parse_seconds(const char *s, uint64_t *ms);
 /* Decimal unsigned within [min, max]. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* "52:54:00:12:34:56" → 6 bytes; unicast only. 0 or -EINVAL. */
+int parse_mac(const char *s, uint8_t mac[6]);
 void config_usage(FILE *out);
 
 #endif

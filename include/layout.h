@@ -59,4 +59,11 @@
 
 #define SERIAL_IRQ 4
 
+/* ACPI hardware-reduced sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG): a write
+ * of SLP_EN | SLP_TYP=5 to the control register is the guest's poweroff (S5). */
+#define PORT_ACPI_SLEEP_CTL 0x600
+#define PORT_ACPI_SLEEP_STS 0x601
+#define ACPI_S5_TYPE        5
+#define ACPI_SCI_IRQ        9 /* named in the FADT; unused by a hardware-reduced machine */
+
 #endif

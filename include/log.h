@@ -15,5 +15,7 @@ void log_debug(const char *fmt, ...) PRINTF(1, 2);
 
 /* Optional prefix such as "vm 7: " set per process in batch mode. */
 void log_set_prefix(const char *prefix);
+/* "vm N: " to start a message about VM N, or "" when the prefix already names it. */
+const char *log_vm(unsigned id);
 
 #endif

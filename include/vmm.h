@@ -29,6 +29,22 @@
 #define EXIT_CRASH       125 /* guest triple fault (KVM_EXIT_SHUTDOWN) */
 #define EXIT_INTERNAL    126 /* KVM could not run the guest (internal error, emulation failure) */
 
+/* virtio devices (issue 5). Disks come first in the MMIO window, then NICs. */
+#define VM_MAX_DISKS  8
+#define VM_MAX_NICS   8
+#define DISK_PATH_MAX 4096
+struct disk_cfg {
+	char path[DISK_PATH_MAX]; /* copied: argv may hold options after the path */
+	bool ro, cow;
+};
+struct net_cfg {
+	const char *tap; /* interface name; NULL: the kernel picks one */
+};
+/* How guests learn about virtio-mmio devices. AUTO: ACPI for bzImage (stock distribution
+ * kernels, whose virtio_mmio lacks CMDLINE_DEVICES), the kernel command line for ELF kernels
+ * (OSv, Unikraft, vmlinux, own guests). NONE is never chosen by auto. */
+enum virtio_discovery { DISCOVERY_AUTO, DISCOVERY_CMDLINE, DISCOVERY_ACPI, DISCOVERY_BOTH };
+
 struct vm_config {
 	const char *kernel_path; /* NULL: the bundled hello guest */
 	const char *initrd_path;
@@ -38,6 +54,13 @@ struct vm_config {
 	uint64_t timeout_ms; /* 0: none */
 	bool json;
 	bool quiet; /* no console output to stdout */
+	struct disk_cfg disk[VM_MAX_DISKS];
+	unsigned ndisks;
+	struct net_cfg net[VM_MAX_NICS];
+	unsigned nnets;
+	uint8_t mac[6]; /* first NIC's MAC; later NICs add their index to the last byte */
+	bool mac_set;
+	enum virtio_discovery discovery;
 };
 
 /* The stages of design §1, in order; indices into vm->t_ns[]. */
@@ -69,6 +92,7 @@ enum vm_outcome {
 };
 const char *vm_outcome_name(enum vm_outcome o);
 
+struct vm_virtio;
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -105,6 +129,7 @@ struct vm {
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
+	struct vm_virtio *virtio; /* include/virtio.h; NULL without virtio devices */
 
 	/* Timings: CLOCK_MONOTONIC ns at the launch request, and offsets from it (0 = not yet). */
 	uint64_t t0;

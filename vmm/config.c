@@ -94,7 +94,19 @@ int parse_seconds(const char *s, uint64_t *ms)
 	return 0;
 }
 
-enum { OPT_JSON = 256, OPT_TIMINGS, OPT_PARALLEL, OPT_LOG_DIR, OPT_CONSOLE, OPT_READY, OPT_PLOT };
+enum {
+	OPT_JSON = 256,
+	OPT_TIMINGS,
+	OPT_PARALLEL,
+	OPT_LOG_DIR,
+	OPT_CONSOLE,
+	OPT_READY,
+	OPT_PLOT,
+	OPT_DISK,
+	OPT_NET,
+	OPT_MAC,
+	OPT_DISCOVERY
+};
 
 static const struct option longopts[] = {
         {"kernel", required_argument, NULL, 'k'},
@@ -105,6 +117,10 @@ static const struct option longopts[] = {
         {"timeout", required_argument, NULL, 't'},
         {"json", no_argument, NULL, OPT_JSON},
         {"timings", no_argument, NULL, OPT_TIMINGS},
+        {"disk", required_argument, NULL, OPT_DISK},
+        {"net", required_argument, NULL, OPT_NET},
+        {"mac", required_argument, NULL, OPT_MAC},
+        {"virtio-discovery", required_argument, NULL, OPT_DISCOVERY},
         {"quiet", no_argument, NULL, 'q'},
         {"instances", required_argument, NULL, 'n'},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -135,6 +151,18 @@ void config_usage(FILE *out)
 	        "      --json           print stage timings and the outcome as JSON on stdout\n"
 	        "                       (the guest console then goes to stderr)\n"
 	        "      --timings        print the stage timings to stderr after the run\n"
+	        "      --disk PATH[,ro][,cow]  virtio-blk disk (repeatable, up to %d); ro: "
+	        "read-only,\n"
+	        "                       cow: writes go to a private overlay, PATH is never "
+	        "modified\n"
+	        "      --net tap[=NAME] virtio-net on a tap device (repeatable, up to %d);\n"
+	        "                       'none' adds nothing\n"
+	        "      --mac MAC        MAC of the first NIC (default: 52:54:00:fN:II:II from the\n"
+	        "                       NIC index N and the instance id)\n"
+	        "      --virtio-discovery auto|cmdline|acpi|both  how the guest finds virtio "
+	        "devices\n"
+	        "                       (default auto: ACPI for bzImage, the command line for "
+	        "ELF)\n"
 	        "  -q, --quiet          discard the guest console\n"
 	        "  -n, --instances N    batch: launch N instances, one process each (1-%d),\n"
 	        "                       then print the boot-time report (see README)\n"
@@ -151,7 +179,54 @@ void config_usage(FILE *out)
 	        "2 bad arguments or files, 70 host failure, 124 timeout, 125 guest crash,\n"
 	        "126 KVM could not run the guest. Batch: 0 if every instance succeeded, else 1;\n"
 	        "128+signal when interrupted.\n",
-	        VM_MAX_CPUS, BATCH_MAX);
+	        VM_MAX_CPUS, VM_MAX_DISKS, VM_MAX_NICS, BATCH_MAX);
+}
+
+/* "PATH[,ro][,cow]"; the path is everything before the first comma. argv is left alone: the
+ * path is copied into the config. */
+static int parse_disk(const char *arg, struct disk_cfg *d, struct err *e)
+{
+	const char *opts = strchr(arg, ',');
+	size_t plen = opts ? (size_t)(opts - arg) : strlen(arg);
+	if (!plen)
+		return err_set(e, -EINVAL, "--disk: empty file name");
+	if (plen >= DISK_PATH_MAX)
+		return err_set(e, -EINVAL, "--disk: file name longer than %d bytes",
+		               DISK_PATH_MAX - 1);
+	*d = (struct disk_cfg){0};
+	while (opts && *opts) {
+		opts++;
+		size_t n = strcspn(opts, ",");
+		if (n == 2 && !strncmp(opts, "ro", 2))
+			d->ro = true;
+		else if (n == 3 && !strncmp(opts, "cow", 3))
+			d->cow = true;
+		else
+			return err_set(e, -EINVAL, "--disk %s: unknown option '%.*s' (ro, cow)",
+			               arg, (int)n, opts);
+		opts += n;
+	}
+	if (d->ro && d->cow)
+		return err_set(e, -EINVAL, "--disk %s: ro and cow exclude each other", arg);
+	memcpy(d->path, arg, plen);
+	d->path[plen] = 0;
+	return 0;
+}
+
+int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+	if (!s ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+	           &tail) != 6 ||
+	    strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	if (mac[0] & 1)
+		return -EINVAL; /* multicast */
+	return 0;
 }
 
 int config_parse(struct cli *c, int argc, char **argv, struct err *e)
@@ -212,6 +287,52 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			break;
 		case OPT_TIMINGS:
 			c->timings = true;
+			break;
+		case OPT_DISK:
+			if (c->vm.ndisks >= VM_MAX_DISKS)
+				return err_set(e, -EINVAL, "--disk: at most %d disks",
+				               VM_MAX_DISKS);
+			if (parse_disk(optarg, &c->vm.disk[c->vm.ndisks], e) < 0)
+				return -EINVAL;
+			c->vm.ndisks++;
+			break;
+		case OPT_NET:
+			if (!strcmp(optarg, "none"))
+				break;
+			if (strcmp(optarg, "tap") && strncmp(optarg, "tap=", 4))
+				return err_set(e, -EINVAL,
+				               "--net: '%s' is not tap, tap=NAME or none", optarg);
+			if (optarg[3] == '=' && (!optarg[4] || strlen(optarg + 4) >= 16))
+				return err_set(e, -EINVAL,
+				               "--net: '%s': interface names have 1-15 characters",
+				               optarg);
+			if (c->vm.nnets >= VM_MAX_NICS)
+				return err_set(e, -EINVAL, "--net: at most %d NICs", VM_MAX_NICS);
+			c->vm.net[c->vm.nnets++].tap = optarg[3] == '=' ? optarg + 4 : NULL;
+			break;
+		case OPT_MAC:
+			if (parse_mac(optarg, c->vm.mac) < 0)
+				return err_set(
+				        e, -EINVAL,
+				        "--mac: '%s' is not a unicast MAC like 52:54:00:12:34:56",
+				        optarg);
+			c->vm.mac_set = true;
+			break;
+		case OPT_DISCOVERY:
+			if (!strcmp(optarg, "auto"))
+				c->vm.discovery = DISCOVERY_AUTO;
+			else if (!strcmp(optarg, "cmdline"))
+				c->vm.discovery = DISCOVERY_CMDLINE;
+			else if (!strcmp(optarg, "acpi"))
+				c->vm.discovery = DISCOVERY_ACPI;
+			else if (!strcmp(optarg, "both"))
+				c->vm.discovery = DISCOVERY_BOTH;
+			else
+				return err_set(
+				        e, -EINVAL,
+				        "--virtio-discovery: '%s' is not auto, cmdline, acpi or "
+				        "both",
+				        optarg);
 			break;
 		case 'q':
 			c->vm.quiet = true;

@@ -13,6 +13,15 @@ void log_set_prefix(const char *p)
 	snprintf(prefix, sizeof(prefix), "%s", p ? p : "");
 }
 
+const char *log_vm(unsigned id)
+{
+	static _Thread_local char b[24];
+	if (prefix[0])
+		return ""; /* batch: the prefix already says "vm N: " */
+	snprintf(b, sizeof(b), "vm %u: ", id);
+	return b;
+}
+
 static void vlog(const char *fmt, va_list ap)
 {
 	char line[1024];

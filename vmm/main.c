@@ -77,6 +77,15 @@ int main(int argc, char **argv)
 		log_err("%s", e.msg);
 		return EXIT_USAGE;
 	}
+	/* Disk images: a missing or unwritable file is a bad argument, not a VMM failure. */
+	for (unsigned i = 0; i < cli.vm.ndisks; i++) {
+		const struct disk_cfg *d = &cli.vm.disk[i];
+		if (access(d->path, R_OK | (d->ro || d->cow ? 0 : W_OK)) < 0) {
+			log_err("--disk %s: %s", d->path, strerror(errno));
+			kernel_close(&kernel);
+			return EXIT_USAGE;
+		}
+	}
 	struct blob initrd = {0};
 	if (cli.vm.initrd_path && blob_open(&initrd, cli.vm.initrd_path, KERNEL_MAX_FILE, &e) < 0) {
 		log_err("%s", e.msg);

@@ -10,8 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "layout.h"
 #include "log.h"
+#include "virtio.h"
 #include "vmm.h"
 
 const char *const vm_stage_names[ST_COUNT] = {
@@ -111,11 +113,33 @@ static int stage_boot_info(struct vm *vm)
 	        .initrd_gpa = vm->initrd_gpa,
 	        .initrd_size = vm->initrd ? vm->initrd->size : 0,
 	};
-	int r = boot_cmdline(vm->kernel, &vm->mem, vm->cfg->cmdline, &e);
+	/* virtio-mmio devices on the command line (virtio_cmdline()) when discovery says so. */
+	enum virtio_discovery disc = virtio_discovery_resolve(vm->cfg->discovery, vm->kernel->fmt);
+	char cmdline[CMDLINE_MAX];
+	in.cmdline = vm->cfg->cmdline;
+	if ((disc == DISCOVERY_CMDLINE || disc == DISCOVERY_BOTH) &&
+	    vm->cfg->ndisks + vm->cfg->nnets && strlen(vm->cfg->cmdline) < sizeof(cmdline)) {
+		snprintf(cmdline, sizeof(cmdline), "%s", vm->cfg->cmdline);
+		if (virtio_cmdline(vm->cfg, cmdline, sizeof(cmdline)) < 0) {
+			snprintf(vm->reason, sizeof(vm->reason),
+			         "--cmdline: no room left for the virtio_mmio.device= entries");
+			return -E2BIG;
+		}
+		in.cmdline = cmdline;
+	}
+	int r = boot_cmdline(vm->kernel, &vm->mem, in.cmdline, &e);
 	if (!r)
 		r = boot_x86_tables(&vm->mem, &e);
 	if (!r)
 		r = boot_mptable(&vm->mem, vm->cfg->cpus, &e);
+	if (!r && (disc == DISCOVERY_ACPI || disc == DISCOVERY_BOTH)) {
+		struct virtio_slot s[VIRTIO_MAX_DEVS];
+		struct acpi_mmio_dev d[VIRTIO_MAX_DEVS];
+		unsigned n = virtio_layout(vm->cfg, s);
+		for (unsigned i = 0; i < n; i++)
+			d[i] = (struct acpi_mmio_dev){s[i].base, s[i].size, s[i].gsi};
+		r = boot_acpi(&vm->mem, vm->cfg->cpus, d, n, &in.acpi_rsdp, &e);
+	}
 	if (!r)
 		r = vm->kernel->fmt == KF_ELF_PVH
 		            ? boot_pvh_start_info(vm->kernel, &vm->mem, &in, &e)
@@ -138,6 +162,13 @@ int devices_setup(struct vm *vm)
 		r = boot_timer_init(vm);
 	if (!r)
 		r = exit_port_init(vm);
+	if (!r)
+		r = acpi_sleep_init(vm);
+	if (!r) {
+		r = virtio_setup(vm); /* names the device and the cause in vm->reason */
+		if (r < 0)
+			return r;
+	}
 	if (r < 0)
 		snprintf(vm->reason, sizeof(vm->reason), "device setup: %s", strerror(-r));
 	return r;
@@ -145,6 +176,7 @@ int devices_setup(struct vm *vm)
 
 void devices_teardown(struct vm *vm)
 {
+	virtio_teardown(vm);
 	serial_destroy(&vm->serial);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);

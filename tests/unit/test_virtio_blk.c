@@ -1,0 +1,361 @@
+/* Unit tests: virtio-blk requests end to end through the transport, virtqueue and io_uring,
+ * with a fake guest RAM and real files: data over odd descriptor splits, cow reads mixing the
+ * overlay and the base, ro, range checks, host short reads as IOERR, write-zeroes, flush,
+ * get-ID, and a reset with requests in flight. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cc.h"
+#include "virtio.h"
+#include "vmm.h"
+
+#define RAM    (4 << 20)
+#define QSIZE  16
+#define DESC   0x1000
+#define AVAIL  0x2000
+#define USED   0x3000
+#define HDR    0x4000
+#define STATUS 0x4100
+#define DATA   0x10000
+#define SECTS  64
+
+static uint8_t *ram;
+static struct guest_mem gm;
+static struct virtio_blk *blk;
+static struct virtio_mmio *d;
+static struct iothread io;
+static int irq_fd;
+static char path[64];
+static uint16_t used_seen;
+
+static void on_irq(struct virtio_mmio *dev)
+{
+	(void)dev;
+	uint64_t one = 1;
+	(void)!write(irq_fd, &one, sizeof(one));
+}
+
+static void wr(uint64_t off, uint32_t v)
+{
+	uint8_t b[4];
+	put_le32(b, v);
+	virtio_mmio_access(d, off, b, 4, true);
+}
+
+static uint32_t rd(uint64_t off)
+{
+	uint8_t b[4];
+	virtio_mmio_access(d, off, b, 4, false);
+	return le32(b);
+}
+
+static void driver_init(void)
+{
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_STATUS, 3);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, rd(VIRTIO_MMIO_DEVICE_FEATURES));
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	wr(VIRTIO_MMIO_STATUS, 11);
+	assert_true(rd(VIRTIO_MMIO_STATUS) & 8);
+	memset(ram + DESC, 0, 0x3000);
+	used_seen = 0;
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC);
+	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL);
+	wr(VIRTIO_MMIO_QUEUE_USED_LOW, USED);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	wr(VIRTIO_MMIO_STATUS, 15);
+}
+
+/* A base image whose sector s is filled with byte s. */
+static void make_image(void)
+{
+	snprintf(path, sizeof(path), "/tmp/fastvmm-test-blk.XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	for (unsigned s = 0; s < SECTS; s++) {
+		uint8_t b[512];
+		memset(b, (int)s, sizeof(b));
+		assert_int_equal(write(fd, b, sizeof(b)), 512);
+	}
+	close(fd);
+}
+
+static void open_disk(bool ro, bool cow)
+{
+	struct disk_cfg c = {.ro = ro, .cow = cow};
+	snprintf(c.path, sizeof(c.path), "%s", path);
+	char why[256];
+	assert_int_equal(virtio_blk_create(&blk, &c, 0, &gm, 0, why, sizeof(why)), 0);
+	d = virtio_blk_mmio(blk);
+	d->raise_irq = on_irq;
+	assert_int_equal(iothread_init(&io), 0);
+	assert_int_equal(virtio_blk_start(blk, &io), 0);
+	assert_int_equal(iothread_start(&io), 0);
+	driver_init();
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ram = calloc(1, RAM);
+	gm_init_buffer(&gm, ram, RAM);
+	irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	make_image();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	iothread_stop(&io);
+	virtio_blk_destroy(blk);
+	close(irq_fd);
+	unlink(path);
+	free(ram);
+	return 0;
+}
+
+static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	uint8_t *p = ram + DESC + 16 * i;
+	put_le64(p, addr);
+	put_le32(p + 8, len);
+	put_le16(p + 12, flags);
+	put_le16(p + 14, next);
+}
+
+static void offer(uint16_t head)
+{
+	uint16_t idx = le16(ram + AVAIL + 2);
+	put_le16(ram + AVAIL + 4 + 2 * (idx % QSIZE), head);
+	__atomic_store_n((uint16_t *)(void *)(ram + AVAIL + 2), (uint16_t)(idx + 1),
+	                 __ATOMIC_RELEASE);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+}
+
+/* Wait for the next used element; returns its length, or -1 after 5 s. */
+static long wait_used(void)
+{
+	for (int i = 0; i < 500; i++) {
+		uint16_t u =
+		        __atomic_load_n((uint16_t *)(void *)(ram + USED + 2), __ATOMIC_ACQUIRE);
+		if (u != used_seen) {
+			long len = le32(ram + USED + 4 + 8 * (used_seen % QSIZE) + 4);
+			used_seen++;
+			return len;
+		}
+		struct pollfd p = {.fd = irq_fd, .events = POLLIN};
+		poll(&p, 1, 10);
+		uint64_t n;
+		(void)!read(irq_fd, &n, sizeof(n));
+	}
+	return -1;
+}
+
+/* A request: header at HDR, data as `nseg` descriptors of the given sizes from DATA, status
+ * at STATUS. Returns the status byte. */
+static int request(uint32_t type, uint64_t sector, const uint32_t *seg, unsigned nseg,
+                   long *used_len)
+{
+	put_le32(ram + HDR, type);
+	put_le32(ram + HDR + 4, 0);
+	put_le64(ram + HDR + 8, sector);
+	ram[STATUS] = 0xff;
+	uint16_t wflag = type == 0 || type == 8 ? VIRTQ_DESC_F_WRITE : 0;
+	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	uint64_t at = DATA;
+	for (unsigned i = 0; i < nseg; i++) {
+		set_desc(1 + i, at, seg[i], VIRTQ_DESC_F_NEXT | wflag, (uint16_t)(2 + i));
+		at += seg[i];
+	}
+	set_desc(1 + nseg, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	long len = wait_used();
+	if (used_len)
+		*used_len = len;
+	return ram[STATUS];
+}
+
+static void rw_split_descriptors(void **state)
+{
+	(void)state;
+	open_disk(false, false);
+	/* 4 sectors over descriptors of 1000, 1000 and 48 bytes: odd splits. */
+	static const uint32_t seg[] = {1000, 1000, 48};
+	long len;
+	assert_int_equal(request(0, 10, seg, 3, &len), 0);
+	assert_int_equal(len, 2048 + 1);
+	for (unsigned i = 0; i < 2048; i++)
+		assert_int_equal(ram[DATA + i], 10 + i / 512);
+	/* Write 4 sectors of 0x77 at sector 20, read back through the file. */
+	memset(ram + DATA, 0x77, 2048);
+	assert_int_equal(request(1, 20, seg, 3, &len), 0);
+	assert_int_equal(len, 1);
+	static const uint32_t flush_seg[1];
+	assert_int_equal(request(4, 0, flush_seg, 0, NULL), 0); /* FLUSH, no data descriptor */
+	int fd = open(path, O_RDONLY);
+	uint8_t b[2048];
+	assert_int_equal(pread(fd, b, sizeof(b), 20 * 512), 2048);
+	close(fd);
+	for (unsigned i = 0; i < sizeof(b); i++)
+		assert_int_equal(b[i], 0x77);
+	/* Ranges: past the end, straddling the end, not a multiple of 512. */
+	static const uint32_t one[] = {512}, odd[] = {100};
+	assert_int_equal(request(0, SECTS, one, 1, NULL), 1);
+	assert_int_equal(request(0, UINT64_MAX, one, 1, NULL), 1);
+	static const uint32_t two[] = {1024};
+	assert_int_equal(request(1, SECTS - 1, two, 1, NULL), 1);
+	assert_int_equal(request(0, 0, odd, 1, NULL), 1);
+	/* Unknown type, get-ID. */
+	assert_int_equal(request(99, 0, one, 1, NULL), 2);
+	static const uint32_t id[] = {20};
+	assert_int_equal(request(8, 0, id, 1, &len), 0);
+	assert_int_equal(len, 21);
+	assert_memory_equal(ram + DATA, "fastvmm-vd0", 12);
+	/* Write-zeroes of sectors 30-31: one {sector, num, flags} segment. */
+	put_le64(ram + DATA, 30);
+	put_le32(ram + DATA + 8, 2);
+	put_le32(ram + DATA + 12, 0);
+	static const uint32_t wz[] = {16};
+	assert_int_equal(request(13, 0, wz, 1, NULL), 0);
+	assert_int_equal(request(0, 30, two, 1, NULL), 0);
+	for (unsigned i = 0; i < 1024; i++)
+		assert_int_equal(ram[DATA + i], 0);
+	/* A short read from the host (the file shrank under us) is IOERR, not a crash. */
+	assert_int_equal(truncate(path, 40 * 512), 0);
+	assert_int_equal(request(0, 50, one, 1, NULL), 1);
+	assert_int_equal(request(0, 39, one, 1, NULL), 0);
+}
+
+static void cow_mixes_overlay_and_base(void **state)
+{
+	(void)state;
+	open_disk(false, true);
+	/* Overwrite sectors 3 and 5 and 6. */
+	static const uint32_t one[] = {512}, two[] = {1024};
+	memset(ram + DATA, 0xaa, 1024);
+	assert_int_equal(request(1, 3, one, 1, NULL), 0);
+	assert_int_equal(request(1, 5, two, 1, NULL), 0);
+	/* Read 0-7 in one request over odd descriptors: runs base/ovl/base/ovl(2)/base. */
+	static const uint32_t seg[] = {700, 2000, 1396};
+	memset(ram + DATA, 0x11, 4096);
+	assert_int_equal(request(0, 0, seg, 3, NULL), 0);
+	for (unsigned i = 0; i < 4096; i++) {
+		unsigned s = i / 512;
+		uint8_t want = s == 3 || s == 5 || s == 6 ? 0xaa : (uint8_t)s;
+		if (ram[DATA + i] != want)
+			fail_msg("byte %u (sector %u) is 0x%x, want 0x%x", i, s, ram[DATA + i],
+			         want);
+	}
+	/* The base file is untouched. */
+	int fd = open(path, O_RDONLY);
+	uint8_t b[512];
+	assert_int_equal(pread(fd, b, 512, 3 * 512), 512);
+	close(fd);
+	assert_int_equal(b[0], 3);
+	/* Discard reads back as zeros from the overlay. */
+	put_le64(ram + DATA, 0);
+	put_le32(ram + DATA + 8, 1);
+	put_le32(ram + DATA + 12, 0);
+	static const uint32_t wz[] = {16};
+	assert_int_equal(request(11, 0, wz, 1, NULL), 0);
+	assert_int_equal(request(0, 0, one, 1, NULL), 0);
+	assert_int_equal(ram[DATA], 0);
+	assert_int_equal(ram[DATA + 511], 0);
+}
+
+static void ro_refuses_writes(void **state)
+{
+	(void)state;
+	open_disk(true, false);
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	assert_true(rd(VIRTIO_MMIO_DEVICE_FEATURES) & (1u << 5)); /* VIRTIO_BLK_F_RO */
+	static const uint32_t one[] = {512};
+	memset(ram + DATA, 0x55, 512);
+	assert_int_equal(request(1, 0, one, 1, NULL), 1);
+	put_le64(ram + DATA, 0);
+	put_le32(ram + DATA + 8, 1);
+	static const uint32_t wz[] = {16};
+	assert_int_equal(request(13, 0, wz, 1, NULL), 1);
+	assert_int_equal(request(0, 0, one, 1, NULL), 0);
+	assert_int_equal(ram[DATA], 0);
+}
+
+static void reset_drops_completions(void **state)
+{
+	(void)state;
+	open_disk(false, false);
+	/* Offer a read and reset at once: whatever completes later must not touch the new
+	 * ring (used idx stays 0 after re-initialisation). */
+	static const uint32_t big[] = {16384};
+	put_le32(ram + HDR, 0);
+	put_le64(ram + HDR + 8, 0);
+	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA, big[0], VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	driver_init(); /* reset + fresh rings */
+	usleep(100000);
+	assert_int_equal(le16(ram + USED + 2), 0);
+	/* And the device works after it. */
+	static const uint32_t one[] = {512};
+	assert_int_equal(request(0, 2, one, 1, NULL), 0);
+	assert_int_equal(ram[DATA], 2);
+}
+
+/* A driver re-offering one chain beyond the queue size: at most `num` requests in flight,
+ * every offer still completes. */
+static void reoffered_chain_is_bounded(void **state)
+{
+	(void)state;
+	open_disk(false, false);
+	put_le32(ram + HDR, 0);
+	put_le64(ram + HDR + 8, 0);
+	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA, 16384, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < QSIZE; i++)
+			offer(0);
+		/* Wait until the device has taken them before offering more (the ring allows
+		 * at most QSIZE outstanding entries). */
+		for (int t = 0; t < 500; t++) {
+			pthread_mutex_lock(&d->lock);
+			uint16_t taken = d->vq[0].last_avail;
+			pthread_mutex_unlock(&d->lock);
+			if (taken == (round + 1) * QSIZE)
+				break;
+			usleep(1000);
+		}
+	}
+	for (int i = 0; i < 4 * QSIZE; i++)
+		assert_true(wait_used() >= 0);
+	assert_false(d->faulted);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(rw_split_descriptors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(cow_mixes_overlay_and_base, setup, teardown),
+	        cmocka_unit_test_setup_teardown(ro_refuses_writes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(reset_drops_completions, setup, teardown),
+	        cmocka_unit_test_setup_teardown(reoffered_chain_is_bounded, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

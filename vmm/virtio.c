@@ -1,0 +1,137 @@
+/* vmm/virtio.c — a VM's virtio devices: where they live, how the guest hears of them, and
+ * their lifetime (one I/O thread per VM serves all of them). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "log.h"
+#include "virtio.h"
+#include "vmm.h"
+
+const unsigned virtio_gsi[VIRTIO_MAX_DEVS] = {5, 6, 7, 10, 11, 12, 13, 14, 15};
+
+unsigned virtio_layout(const struct vm_config *cfg, struct virtio_slot out[VIRTIO_MAX_DEVS])
+{
+	unsigned n = cfg->ndisks + cfg->nnets;
+	if (n > VIRTIO_MAX_DEVS)
+		n = VIRTIO_MAX_DEVS;
+	for (unsigned i = 0; i < n; i++)
+		out[i] = (struct virtio_slot){.base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE,
+		                              .size = (uint32_t)VIRTIO_MMIO_SIZE,
+		                              .gsi = virtio_gsi[i]};
+	return n;
+}
+
+int virtio_cmdline(const struct vm_config *cfg, char *buf, size_t len)
+{
+	struct virtio_slot s[VIRTIO_MAX_DEVS];
+	unsigned n = virtio_layout(cfg, s);
+	size_t used = strnlen(buf, len);
+	for (unsigned i = 0; i < n; i++) {
+		int k = snprintf(buf + used, len - used, "%svirtio_mmio.device=%uK@0x%llx:%u",
+		                 used ? " " : "", s[i].size / 1024, (unsigned long long)s[i].base,
+		                 s[i].gsi);
+		if (k < 0 || (size_t)k >= len - used)
+			return -E2BIG;
+		used += (size_t)k;
+	}
+	return 0;
+}
+
+enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d, int kernel_fmt)
+{
+	if (d != DISCOVERY_AUTO)
+		return d;
+	return kernel_fmt == KF_BZIMAGE ? DISCOVERY_ACPI : DISCOVERY_CMDLINE;
+}
+
+int virtio_setup(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	if (!cfg->ndisks && !cfg->nnets)
+		return 0;
+	if (cfg->ndisks + cfg->nnets > VIRTIO_MAX_DEVS) {
+		snprintf(vm->reason, sizeof(vm->reason), "at most %d virtio devices (disks + NICs)",
+		         VIRTIO_MAX_DEVS);
+		return -E2BIG;
+	}
+	struct vm_virtio *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	vm->virtio = v;
+	int r = iothread_init(&v->io);
+	if (r < 0) {
+		snprintf(vm->reason, sizeof(vm->reason), "I/O thread: %s", strerror(-r));
+		return r;
+	}
+	struct virtio_slot slot[VIRTIO_MAX_DEVS];
+	virtio_layout(cfg, slot);
+	char why[256];
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		r = virtio_blk_create(&v->blk[i], &cfg->disk[i], i, &vm->mem, vm->id, why,
+		                      sizeof(why));
+		if (r < 0) {
+			snprintf(vm->reason, sizeof(vm->reason), "%s", why);
+			return r;
+		}
+		v->nblk++;
+		struct virtio_mmio *d = virtio_blk_mmio(v->blk[i]);
+		v->dev[v->ndev++] = d;
+		r = virtio_mmio_attach(d, vm, &v->io, slot[i].base, slot[i].gsi);
+		if (!r)
+			r = virtio_blk_start(v->blk[i], &v->io);
+		if (r < 0) {
+			snprintf(vm->reason, sizeof(vm->reason), "--disk %s: %s", cfg->disk[i].path,
+			         strerror(-r));
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		uint8_t mac[6] = {
+		        0x52,           0x54, 0x00, (uint8_t)(0xf0 | i), (uint8_t)(vm->id >> 8),
+		        (uint8_t)vm->id};
+		if (cfg->mac_set) {
+			memcpy(mac, cfg->mac, 6);
+			mac[5] = (uint8_t)(mac[5] + i);
+		}
+		r = virtio_net_create(&v->net[i], &cfg->net[i], i, mac, &vm->mem, vm->id, why,
+		                      sizeof(why));
+		if (r < 0) {
+			snprintf(vm->reason, sizeof(vm->reason), "%s", why);
+			return r;
+		}
+		v->nnet++;
+		unsigned k = cfg->ndisks + i;
+		struct virtio_mmio *d = virtio_net_mmio(v->net[i]);
+		v->dev[v->ndev++] = d;
+		r = virtio_mmio_attach(d, vm, &v->io, slot[k].base, slot[k].gsi);
+		if (!r)
+			r = virtio_net_start(v->net[i], &v->io);
+		if (r < 0) {
+			snprintf(vm->reason, sizeof(vm->reason), "--net: %s", strerror(-r));
+			return r;
+		}
+	}
+	r = iothread_start(&v->io);
+	if (r < 0)
+		snprintf(vm->reason, sizeof(vm->reason), "I/O thread: %s", strerror(-r));
+	return r;
+}
+
+void virtio_teardown(struct vm *vm)
+{
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return;
+	iothread_stop(&v->io); /* no handler runs after this */
+	for (unsigned i = 0; i < v->ndev; i++)
+		virtio_mmio_detach(v->dev[i], vm);
+	for (unsigned i = 0; i < v->nblk; i++)
+		virtio_blk_destroy(v->blk[i]);
+	for (unsigned i = 0; i < v->nnet; i++)
+		virtio_net_destroy(v->net[i]);
+	free(v);
+	vm->virtio = NULL;
+}
