@@ -64,6 +64,7 @@ int bzimage_parse(struct kernel_image *k, struct err *e)
 
 	uint64_t payload = k->size - bz->payload_offset;
 	k->fmt = KF_BZIMAGE;
+	k->is_linux = true; /* the bzImage format is Linux's own */
 	k->seg[0] = (struct kernel_segment){bz->payload_offset, payload, payload, BZ_LOAD_ADDR};
 	k->nseg = 1;
 	k->entry = BZ_LOAD_ADDR + 0x200;

@@ -8,13 +8,15 @@
 #include "boot.h"
 #include "layout.h"
 
+#define XEN_ELFNOTE_GUEST_OS     6
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define ELF_MAX_PHNUM            128
 /* A kernel occupying more than this much guest-physical space is absurd, not big. */
 #define ELF_MAX_FOOTPRINT (64ULL * GiB)
 
-/* Scan one PT_NOTE segment for the PVH entry; returns 1 if found, 0 if not, <0 if malformed. */
-static int find_pvh_note(struct kernel_image *k, uint64_t off, uint64_t len, struct err *e)
+/* Scan one PT_NOTE segment: the PVH entry (sets *pvh) and whether the kernel is Linux (a note
+ * owned by "Linux", or Xen's GUEST_OS note saying "linux"). Returns 0, or <0 if malformed. */
+static int scan_notes(struct kernel_image *k, uint64_t off, uint64_t len, int *pvh, struct err *e)
 {
 	const uint8_t *p = k->data + off;
 	uint64_t pos = 0;
@@ -27,8 +29,13 @@ static int find_pvh_note(struct kernel_image *k, uint64_t off, uint64_t len, str
 		if (desc_off > len || next > len)
 			return err_set(e, -ENOEXEC, "%s: malformed ELF note at offset 0x%llx",
 			               k->name, (unsigned long long)(off + pos));
-		if (namesz == 4 && memcmp(p + name_off, "Xen", 4) == 0 &&
-		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
+		bool xen = namesz == 4 && memcmp(p + name_off, "Xen", 4) == 0;
+		if (namesz == 6 && memcmp(p + name_off, "Linux", 6) == 0)
+			k->is_linux = true;
+		if (xen && type == XEN_ELFNOTE_GUEST_OS && descsz >= 6 &&
+		    memcmp(p + desc_off, "linux", 6) == 0)
+			k->is_linux = true;
+		if (xen && type == XEN_ELFNOTE_PHYS32_ENTRY && !*pvh) {
 			if (descsz != 4 && descsz != 8)
 				return err_set(
 				        e, -ENOEXEC,
@@ -40,7 +47,7 @@ static int find_pvh_note(struct kernel_image *k, uint64_t off, uint64_t len, str
 				               "%s: PVH entry 0x%llx is not a 32-bit address",
 				               k->name, (unsigned long long)entry);
 			k->pvh_entry = entry;
-			return 1;
+			*pvh = 1;
 		}
 		pos = next;
 	}
@@ -87,14 +94,14 @@ int elf_parse(struct kernel_image *k, struct err *e)
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		Elf64_Phdr ph;
 		memcpy(&ph, d + eh->e_phoff + i * sizeof(ph), sizeof(ph));
-		if (ph.p_type == PT_NOTE && !pvh) {
+		if (ph.p_type == PT_NOTE) {
 			if (ph.p_offset > k->size || ph.p_filesz > k->size - ph.p_offset)
 				return err_set(e, -ENOEXEC,
 				               "%s: note segment %u lies beyond the file", k->name,
 				               i);
-			pvh = find_pvh_note(k, ph.p_offset, ph.p_filesz, e);
-			if (pvh < 0)
-				return pvh;
+			int r = scan_notes(k, ph.p_offset, ph.p_filesz, &pvh, e);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)

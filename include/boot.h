@@ -61,6 +61,7 @@ struct kernel_image {
 	const uint8_t *data;
 	size_t size;
 	enum kernel_format fmt;
+	bool is_linux;      /* bzImage, or an ELF with a "Linux" / Xen GUEST_OS=linux note */
 	uint64_t entry;     /* 64-bit entry (ELF e_entry as physical, or bzImage load+0x200) */
 	uint64_t pvh_entry; /* 32-bit PVH entry (KF_ELF_PVH) */
 	struct kernel_segment seg[KERNEL_MAX_SEGMENTS];

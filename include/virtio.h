@@ -275,8 +275,10 @@ unsigned virtio_layout(const struct vm_config *cfg, struct virtio_slot out[VIRTI
 /* Append " virtio_mmio.device=4K@0x...:N" for each device to buf (NUL-terminated, len bytes).
  * -E2BIG if it does not fit. */
 int virtio_cmdline(const struct vm_config *cfg, char *buf, size_t len);
-/* Resolve DISCOVERY_AUTO for a kernel format (see enum virtio_discovery). */
-enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d, int kernel_fmt);
+struct kernel_image;
+/* Resolve DISCOVERY_AUTO for a kernel: ACPI for Linux, the cmdline for other kernels. */
+enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d,
+                                               const struct kernel_image *k);
 /* Build the VM's devices (devices stage) and tear them down. */
 int virtio_setup(struct vm *vm);
 void virtio_teardown(struct vm *vm);

@@ -114,7 +114,7 @@ static int stage_boot_info(struct vm *vm)
 	        .initrd_size = vm->initrd ? vm->initrd->size : 0,
 	};
 	/* virtio-mmio devices on the command line (virtio_cmdline()) when discovery says so. */
-	enum virtio_discovery disc = virtio_discovery_resolve(vm->cfg->discovery, vm->kernel->fmt);
+	enum virtio_discovery disc = virtio_discovery_resolve(vm->cfg->discovery, vm->kernel);
 	char cmdline[CMDLINE_MAX];
 	in.cmdline = vm->cfg->cmdline;
 	if ((disc == DISCOVERY_CMDLINE || disc == DISCOVERY_BOTH) &&

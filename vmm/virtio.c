@@ -40,11 +40,15 @@ int virtio_cmdline(const struct vm_config *cfg, char *buf, size_t len)
 	return 0;
 }
 
-enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d, int kernel_fmt)
+enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d,
+                                               const struct kernel_image *k)
 {
 	if (d != DISCOVERY_AUTO)
 		return d;
-	return kernel_fmt == KF_BZIMAGE ? DISCOVERY_ACPI : DISCOVERY_CMDLINE;
+	/* Linux (bzImage or vmlinux, stock distribution builds) finds devices, CPUs and the
+	 * IOAPIC through ACPI: Debian's kernels have neither CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES
+	 * nor CONFIG_X86_MPPARSE. Unikernels (OSv, Unikraft, own guests) read the cmdline. */
+	return k->is_linux ? DISCOVERY_ACPI : DISCOVERY_CMDLINE;
 }
 
 int virtio_setup(struct vm *vm)

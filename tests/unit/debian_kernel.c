@@ -53,7 +53,7 @@ static void bzimage(void **state)
 	const char *cmdline = "console=ttyS0 reboot=k panic=-1 root=/dev/vda";
 	assert_int_equal(boot_cmdline(&k, &gm, cmdline, &e), 0);
 	struct boot_params_in in = {
-		.cmdline = cmdline, .initrd_gpa = rd_at, .initrd_size = sizeof(rd)};
+	        .cmdline = cmdline, .initrd_gpa = rd_at, .initrd_size = sizeof(rd)};
 	assert_int_equal(boot_linux_zero_page(&k, &gm, &in, &e), 0);
 	const uint8_t *zp = gm_ptr(&gm, ZERO_PAGE_ADDR, 4096);
 	/* Setup header copied from the image up to the loader-owned fields. */
@@ -94,6 +94,7 @@ static void vmlinux_pvh(void **state)
 		fail_msg("%s", e.msg);
 	/* Debian enables CONFIG_PVH: the ELF carries XEN_ELFNOTE_PHYS32_ENTRY. */
 	assert_int_equal(k.fmt, KF_ELF_PVH);
+	assert_true(k.is_linux); /* so that auto discovery gives it ACPI */
 	assert_true(k.pvh_entry >= 0x1000000 && k.pvh_entry < k.load_hi);
 	assert_int_equal(k.load_lo, 0x1000000); /* LOAD_PHYSICAL_ADDR */
 	struct guest_mem gm;
@@ -120,8 +121,8 @@ int main(int argc, char **argv)
 	vmlinuz_path = argv[1];
 	vmlinux_path = argv[2];
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(bzimage),
-		cmocka_unit_test(vmlinux_pvh),
+	        cmocka_unit_test(bzimage),
+	        cmocka_unit_test(vmlinux_pvh),
 	};
 	return cmocka_run_group_tests_name("debian_kernel", tests, NULL, NULL);
 }

@@ -16,8 +16,9 @@ struct img {
 	size_t n;
 };
 
-/* ELF64 x86-64 executable: phdrs follow the header; `pvh` adds a PT_NOTE with the Xen
- * PHYS32_ENTRY note (4-byte value) at the end of the file. Segment payloads are filled with
+/* ELF64 x86-64 executable: phdrs follow the header; `pvh` & 1 adds a PT_NOTE with the Xen
+ * PHYS32_ENTRY note (4-byte value) at the end of the file, `pvh` & 2 (in the same segment,
+ * before it) a "Linux" note as vmlinux carries. Segment payloads are filled with
  * a recognisable byte pattern (0x40 + segment index). */
 struct seg_spec {
 	uint32_t type;
@@ -33,8 +34,9 @@ static inline struct img elf_build(const struct seg_spec *segs, unsigned nseg, u
 	for (unsigned i = 0; i < nseg; i++)
 		total += segs[i].filesz;
 	size_t note_off = total;
+	size_t linux_note = (pvh & 2) ? 12 + 8 + 4 : 0;
 	if (pvh)
-		total += 12 + 4 + 4;
+		total += linux_note + ((pvh & 1) ? 12 + 4 + 4 : 0);
 	struct img m = {calloc(1, total), total};
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.d;
 	memcpy(eh->e_ident, ELFMAG, SELFMAG);
@@ -63,13 +65,22 @@ static inline struct img elf_build(const struct seg_spec *segs, unsigned nseg, u
 		Elf64_Phdr *n = &ph[nseg];
 		n->p_type = PT_NOTE;
 		n->p_offset = note_off;
-		n->p_filesz = 20;
+		n->p_filesz = total - note_off;
 		uint8_t *p = m.d + note_off;
-		put_le32(p, 4);
-		put_le32(p + 4, 4);
-		put_le32(p + 8, 18);
-		memcpy(p + 12, "Xen", 4);
-		put_le32(p + 16, pvh_entry);
+		if (pvh & 2) {
+			put_le32(p, 6);
+			put_le32(p + 4, 4);
+			put_le32(p + 8, 0x101);
+			memcpy(p + 12, "Linux\0\0", 8);
+			p += linux_note;
+		}
+		if (pvh & 1) {
+			put_le32(p, 4);
+			put_le32(p + 4, 4);
+			put_le32(p + 8, 18);
+			memcpy(p + 12, "Xen", 4);
+			put_le32(p + 16, pvh_entry);
+		}
 	}
 	return m;
 }

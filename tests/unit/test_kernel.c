@@ -32,6 +32,7 @@ static void elf_valid(void **state)
 	struct img m = elf_simple();
 	assert_int_equal(kernel_parse(&k, "t.elf", m.d, m.n, &e), 0);
 	assert_int_equal(k.fmt, KF_ELF);
+	assert_false(k.is_linux);
 	assert_int_equal(k.entry, 0x100000);
 	assert_int_equal(k.nseg, 1);
 	assert_int_equal(k.seg[0].paddr, 0x100000);
@@ -50,6 +51,20 @@ static void elf_pvh_preferred(void **state)
 	assert_int_equal(kernel_parse(&k, "t.elf", m.d, m.n, &e), 0);
 	assert_int_equal(k.fmt, KF_ELF_PVH);
 	assert_int_equal(k.pvh_entry, 0x200010);
+	assert_false(k.is_linux);
+	free(m.d);
+	/* A "Linux" note before the PVH note: both are seen. */
+	m = elf_build(&s, 1, 0x200000, 3, 0x200010);
+	assert_int_equal(kernel_parse(&k, "t.elf", m.d, m.n, &e), 0);
+	assert_int_equal(k.fmt, KF_ELF_PVH);
+	assert_int_equal(k.pvh_entry, 0x200010);
+	assert_true(k.is_linux);
+	free(m.d);
+	/* The Linux note alone: the 64-bit entry, still Linux. */
+	m = elf_build(&s, 1, 0x200000, 2, 0);
+	assert_int_equal(kernel_parse(&k, "t.elf", m.d, m.n, &e), 0);
+	assert_int_equal(k.fmt, KF_ELF);
+	assert_true(k.is_linux);
 	free(m.d);
 }
 
@@ -184,6 +199,7 @@ static void bz_valid(void **state)
 	struct img m = bz_build(0, 0x020f, 8192); /* setup_sects 0 means 4 */
 	assert_int_equal(kernel_parse(&k, "bz", m.d, m.n, &e), 0);
 	assert_int_equal(k.fmt, KF_BZIMAGE);
+	assert_true(k.is_linux);
 	assert_int_equal(k.bz.setup_sects, 4);
 	assert_int_equal(k.bz.payload_offset, 5 * 512);
 	assert_int_equal(k.entry, 0x100200);
