@@ -212,7 +212,9 @@ bool virtq_should_notify(const struct virtq *q, const struct guest_mem *gm)
 	return !(load16_acquire(avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copy between a flat buffer and the iovec bytes from off on: to_iov picks the direction. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
+                       bool to_iov)
 {
 	size_t done = 0;
 	for (unsigned i = 0; i < n && done < len; i++) {
@@ -223,29 +225,26 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
 		size_t k = iov[i].iov_len - off;
 		if (k > len - done)
 			k = len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + off, k);
+		uint8_t *v = (uint8_t *)iov[i].iov_base + off, *b = (uint8_t *)buf + done;
+		if (to_iov)
+			memcpy(v, b, k);
+		else
+			memcpy(b, v, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
 {
-	size_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - off;
-		if (k > len - done)
-			k = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	/* buf is only read in this direction. */
+	return iov_copy(iov, n, off, (void *)(uintptr_t)buf, len, true);
 }
 
 int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst,
