@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
-#include "config.h"
+#include "cli_parse.h"
 
 #define N 7
 
@@ -191,20 +191,6 @@ static void cmdline_ids(void **state)
 }
 
 /* The batch flags of the command line (vmm/config.c). */
-static struct cli c;
-static struct err e;
-#define PARSE(...)                                                                                 \
-	({                                                                                         \
-		char *argv[] = {"fastvmm", __VA_ARGS__, NULL};                                     \
-		memset(&e, 0, sizeof(e));                                                          \
-		config_parse(&c, (int)ARRAY_SIZE(argv) - 1, argv, &e);                             \
-	})
-#define REJ(want, ...)                                                                             \
-	do {                                                                                       \
-		assert_int_equal(PARSE(__VA_ARGS__), -EINVAL);                                     \
-		assert_string_equal(e.msg, want);                                                  \
-	} while (0)
-
 static void cli_batch(void **state)
 {
 	(void)state;

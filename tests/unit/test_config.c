@@ -7,17 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-
-static struct cli c;
-static struct err e;
-
-#define PARSE(...)                                                                                 \
-	({                                                                                         \
-		char *argv[] = {"fastvmm", __VA_ARGS__, NULL};                                     \
-		memset(&e, 0, sizeof(e));                                                          \
-		config_parse(&c, (int)ARRAY_SIZE(argv) - 1, argv, &e);                             \
-	})
+#include "cli_parse.h"
 
 static void defaults(void **state)
 {
@@ -53,11 +43,6 @@ static void all_options(void **state)
 static void rejects(void **state)
 {
 	(void)state;
-#define REJ(want, ...)                                                                             \
-	do {                                                                                       \
-		assert_int_equal(PARSE(__VA_ARGS__), -EINVAL);                                     \
-		assert_string_equal(e.msg, want);                                                  \
-	} while (0)
 	REJ("--mem: '0' is outside 2M-1024G", "--mem", "0");
 	REJ("--mem: '2T' is outside 2M-1024G", "--mem", "2T");
 	REJ("--mem: '12Q' is not a size (e.g. 128M, 1G)", "--mem", "12Q");

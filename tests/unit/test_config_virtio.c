@@ -7,17 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-
-static struct cli c;
-static struct err e;
-
-#define PARSE(...)                                                                                 \
-	({                                                                                         \
-		char *argv[] = {"fastvmm", __VA_ARGS__, NULL};                                     \
-		memset(&e, 0, sizeof(e));                                                          \
-		config_parse(&c, (int)ARRAY_SIZE(argv) - 1, argv, &e);                             \
-	})
+#include "cli_parse.h"
 
 static void disks(void **state)
 {
@@ -33,12 +23,9 @@ static void disks(void **state)
 	assert_true(c.vm.disk[1].ro);
 	assert_string_equal(c.vm.disk[2].path, "c.img");
 	assert_true(c.vm.disk[2].cow);
-	assert_int_equal(PARSE("--disk", "x,ro,cow"), -EINVAL);
-	assert_string_equal(e.msg, "--disk x,ro,cow: ro and cow exclude each other");
-	assert_int_equal(PARSE("--disk", ",ro"), -EINVAL);
-	assert_string_equal(e.msg, "--disk: empty file name");
-	assert_int_equal(PARSE("--disk", "x,rw"), -EINVAL);
-	assert_string_equal(e.msg, "--disk x,rw: unknown option 'rw' (ro, cow)");
+	REJ("--disk x,ro,cow: ro and cow exclude each other", "--disk", "x,ro,cow");
+	REJ("--disk: empty file name", "--disk", ",ro");
+	REJ("--disk x,rw: unknown option 'rw' (ro, cow)", "--disk", "x,rw");
 	assert_int_equal(PARSE("--disk", "1", "--disk", "2", "--disk", "3", "--disk", "4", "--disk",
 	                       "5", "--disk", "6", "--disk", "7", "--disk", "8", "--disk", "9"),
 	                 -EINVAL);
