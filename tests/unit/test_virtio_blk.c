@@ -29,36 +29,11 @@
 #define STATUS 0x4100
 #define DATA   0x10000
 #define SECTS  64
+#include "virtio_harness.h"
 
-static uint8_t *ram;
-static struct guest_mem gm;
 static struct virtio_blk *blk;
-static struct virtio_mmio *d;
-static struct iothread io;
-static int irq_fd;
 static char path[64];
 static uint16_t used_seen;
-
-static void on_irq(struct virtio_mmio *dev)
-{
-	(void)dev;
-	uint64_t one = 1;
-	(void)!write(irq_fd, &one, sizeof(one));
-}
-
-static void wr(uint64_t off, uint32_t v)
-{
-	uint8_t b[4];
-	put_le32(b, v);
-	virtio_mmio_access(d, off, b, 4, true);
-}
-
-static uint32_t rd(uint64_t off)
-{
-	uint8_t b[4];
-	virtio_mmio_access(d, off, b, 4, false);
-	return le32(b);
-}
 
 static void driver_init(void)
 {
@@ -72,12 +47,7 @@ static void driver_init(void)
 	assert_true(rd(VIRTIO_MMIO_STATUS) & 8);
 	memset(ram + DESC, 0, 0x3000);
 	used_seen = 0;
-	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, USED);
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	setup_queue(0, DESC, AVAIL, USED);
 	wr(VIRTIO_MMIO_STATUS, 15);
 }
 
@@ -112,9 +82,7 @@ static void open_disk(bool ro, bool cow)
 static int setup(void **state)
 {
 	(void)state;
-	ram = calloc(1, RAM);
-	gm_init_buffer(&gm, ram, RAM);
-	irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	harness_init(RAM);
 	make_image();
 	return 0;
 }
@@ -130,31 +98,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *p = ram + DESC + 16 * i;
-	put_le64(p, addr);
-	put_le32(p + 8, len);
-	put_le16(p + 12, flags);
-	put_le16(p + 14, next);
-}
-
-static void offer(uint16_t head)
-{
-	uint16_t idx = le16(ram + AVAIL + 2);
-	put_le16(ram + AVAIL + 4 + 2 * (idx % QSIZE), head);
-	__atomic_store_n((uint16_t *)(void *)(ram + AVAIL + 2), (uint16_t)(idx + 1),
-	                 __ATOMIC_RELEASE);
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-}
-
 /* Wait for the next used element; returns its length, or -1 after 5 s. */
 static long wait_used(void)
 {
 	for (int i = 0; i < 500; i++) {
-		uint16_t u =
-		        __atomic_load_n((uint16_t *)(void *)(ram + USED + 2), __ATOMIC_ACQUIRE);
-		if (u != used_seen) {
+		if (used_idx(USED) != used_seen) {
 			long len = le32(ram + USED + 4 + 8 * (used_seen % QSIZE) + 4);
 			used_seen++;
 			return len;
@@ -177,14 +125,14 @@ static int request(uint32_t type, uint64_t sector, const uint32_t *seg, unsigned
 	put_le64(ram + HDR + 8, sector);
 	ram[STATUS] = 0xff;
 	uint16_t wflag = type == 0 || type == 8 ? VIRTQ_DESC_F_WRITE : 0;
-	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(DESC, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
 	uint64_t at = DATA;
 	for (unsigned i = 0; i < nseg; i++) {
-		set_desc(1 + i, at, seg[i], VIRTQ_DESC_F_NEXT | wflag, (uint16_t)(2 + i));
+		set_desc(DESC, 1 + i, at, seg[i], VIRTQ_DESC_F_NEXT | wflag, (uint16_t)(2 + i));
 		at += seg[i];
 	}
-	set_desc(1 + nseg, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
-	offer(0);
+	set_desc(DESC, 1 + nseg, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(AVAIL, 0, 0);
 	long len = wait_used();
 	if (used_len)
 		*used_len = len;
@@ -305,10 +253,10 @@ static void reset_drops_completions(void **state)
 	static const uint32_t big[] = {16384};
 	put_le32(ram + HDR, 0);
 	put_le64(ram + HDR + 8, 0);
-	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, DATA, big[0], VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
-	set_desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
-	offer(0);
+	set_desc(DESC, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(DESC, 1, DATA, big[0], VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(DESC, 2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	offer(AVAIL, 0, 0);
 	driver_init(); /* reset + fresh rings */
 	usleep(100000);
 	assert_int_equal(le16(ram + USED + 2), 0);
@@ -326,12 +274,12 @@ static void reoffered_chain_is_bounded(void **state)
 	open_disk(false, false);
 	put_le32(ram + HDR, 0);
 	put_le64(ram + HDR + 8, 0);
-	set_desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, DATA, 16384, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
-	set_desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(DESC, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(DESC, 1, DATA, 16384, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	set_desc(DESC, 2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < QSIZE; i++)
-			offer(0);
+			offer(AVAIL, 0, 0);
 		/* Wait until the device has taken them before offering more (the ring allows
 		 * at most QSIZE outstanding entries). */
 		for (int t = 0; t < 500; t++) {

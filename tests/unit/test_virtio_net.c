@@ -20,51 +20,24 @@
 #include "cc.h"
 #include "virtio.h"
 
-#define RAM   (1 << 20)
-#define QSIZE 8
-#define RXQ   0x1000 /* desc, avail +0x200, used +0x400 */
-#define TXQ   0x2000
-#define RXBUF 0x10000 /* 2 KiB each */
-#define TXBUF 0x20000
+#define RAM      (1 << 20)
+#define QSIZE    8
+#define RXQ      0x1000 /* desc, avail +0x200, used +0x400 */
+#define TXQ      0x2000
+#define RXBUF    0x10000 /* 2 KiB each */
+#define TXBUF    0x20000
+#define AVAIL(q) ((q) + 0x200)
+#define USED(q)  ((q) + 0x400)
+#include "virtio_harness.h"
 
-static uint8_t *ram;
-static struct guest_mem gm;
 static struct virtio_net *net;
-static struct virtio_mmio *d;
-static struct iothread io;
-static int peer, dev_fd, irq_fd;
+static int peer, dev_fd;
 static uint16_t rx_seen, tx_seen;
-
-static void on_irq(struct virtio_mmio *dev)
-{
-	(void)dev;
-	uint64_t one = 1;
-	(void)!write(irq_fd, &one, sizeof(one));
-}
-
-static void wr(uint64_t off, uint32_t v)
-{
-	uint8_t b[4];
-	put_le32(b, v);
-	virtio_mmio_access(d, off, b, 4, true);
-}
-
-static void queue(unsigned q, uint64_t base)
-{
-	wr(VIRTIO_MMIO_QUEUE_SEL, q);
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)base);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)base + 0x200);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)base + 0x400);
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	ram = calloc(1, RAM);
-	gm_init_buffer(&gm, ram, RAM);
-	irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	harness_init(RAM);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
 	                 0);
@@ -82,8 +55,8 @@ static int setup(void **state)
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
 	wr(VIRTIO_MMIO_STATUS, 11);
-	queue(0, RXQ);
-	queue(1, TXQ);
+	setup_queue(0, RXQ, AVAIL(RXQ), USED(RXQ));
+	setup_queue(1, TXQ, AVAIL(TXQ), USED(TXQ));
 	wr(VIRTIO_MMIO_STATUS, 15);
 	rx_seen = tx_seen = 0;
 	return 0;
@@ -100,45 +73,21 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void set_desc(uint64_t q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-                     uint16_t next)
-{
-	uint8_t *p = ram + q + 16 * i;
-	put_le64(p, addr);
-	put_le32(p + 8, len);
-	put_le16(p + 12, flags);
-	put_le16(p + 14, next);
-}
-
-static void offer(uint64_t q, unsigned qi, uint16_t head)
-{
-	uint16_t idx = le16(ram + q + 0x202);
-	put_le16(ram + q + 0x204 + 2 * (idx % QSIZE), head);
-	__atomic_store_n((uint16_t *)(void *)(ram + q + 0x202), (uint16_t)(idx + 1),
-	                 __ATOMIC_RELEASE);
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, qi);
-}
-
-static uint16_t used_idx(uint64_t q)
-{
-	return __atomic_load_n((uint16_t *)(void *)(ram + q + 0x402), __ATOMIC_ACQUIRE);
-}
-
 /* Wait up to ms for the used index of q to reach want. */
 static bool wait_used(uint64_t q, uint16_t want, int ms)
 {
 	for (int i = 0; i < ms; i++) {
-		if (used_idx(q) == want)
+		if (used_idx(USED(q)) == want)
 			return true;
 		usleep(1000);
 	}
-	return used_idx(q) == want;
+	return used_idx(USED(q)) == want;
 }
 
 static void post_rx(unsigned i)
 {
 	set_desc(RXQ, i, RXBUF + 2048 * i, 2048, VIRTQ_DESC_F_WRITE, 0);
-	offer(RXQ, 0, (uint16_t)i);
+	offer(AVAIL(RXQ), 0, (uint16_t)i);
 }
 
 static void rx_with_backpressure(void **state)
@@ -159,7 +108,7 @@ static void rx_with_backpressure(void **state)
 	assert_int_equal(ram[RXBUF + 12], 0xa0);
 	/* No buffers: the other two wait in the socket. */
 	usleep(20000);
-	assert_int_equal(used_idx(RXQ), 1);
+	assert_int_equal(used_idx(USED(RXQ)), 1);
 	post_rx(1);
 	post_rx(2);
 	assert_true(wait_used(RXQ, 3, 2000));
@@ -182,7 +131,7 @@ static void tx_frames_and_backpressure(void **state)
 	memset(ram + TXBUF + 12, 0x5a, 100);
 	set_desc(TXQ, 0, TXBUF, 12, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(TXQ, 1, TXBUF + 12, 100, 0, 0);
-	offer(TXQ, 1, 0);
+	offer(AVAIL(TXQ), 1, 0);
 	assert_true(wait_used(TXQ, 1, 2000));
 	uint8_t b[256];
 	assert_int_equal(recv(peer, b, sizeof(b), 0), 112);
@@ -194,25 +143,25 @@ static void tx_frames_and_backpressure(void **state)
 	unsigned sent = 0;
 	uint16_t done = 1;
 	for (int round = 0; round < 64; round++) {
-		offer(TXQ, 1, 2);
+		offer(AVAIL(TXQ), 1, 2);
 		sent++;
 		usleep(2000);
-		uint16_t u = used_idx(TXQ);
+		uint16_t u = used_idx(USED(TXQ));
 		if ((uint16_t)(u - done) < sent) /* a chain is held */
 			break;
 		done = u, sent = 0;
 	}
 	assert_true(sent > 0);
-	uint16_t before = used_idx(TXQ);
+	uint16_t before = used_idx(USED(TXQ));
 	/* Drain the peer: EPOLLOUT resumes tx and every held chain completes. */
 	unsigned got = 0;
-	for (int i = 0; i < 2000 && used_idx(TXQ) != (uint16_t)(done + sent); i++) {
+	for (int i = 0; i < 2000 && used_idx(USED(TXQ)) != (uint16_t)(done + sent); i++) {
 		while (recv(peer, b, sizeof(b), MSG_TRUNC) > 0)
 			got++;
 		usleep(1000);
 	}
-	assert_int_equal(used_idx(TXQ), (uint16_t)(done + sent));
-	assert_true(used_idx(TXQ) != before || sent == 0);
+	assert_int_equal(used_idx(USED(TXQ)), (uint16_t)(done + sent));
+	assert_true(used_idx(USED(TXQ)) != before || sent == 0);
 	assert_false(d->faulted);
 }
 
@@ -222,7 +171,7 @@ static void hostile_chains(void **state)
 	/* A tx chain with a device-writable descriptor: NEEDS_RESET. */
 	set_desc(TXQ, 0, TXBUF, 12, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(TXQ, 1, TXBUF + 12, 100, VIRTQ_DESC_F_WRITE, 0);
-	offer(TXQ, 1, 0);
+	offer(AVAIL(TXQ), 1, 0);
 	for (int i = 0; i < 1000 && !d->faulted; i++)
 		usleep(1000);
 	assert_true(d->faulted);
@@ -234,11 +183,11 @@ static void hostile_rx_buffer(void **state)
 	uint8_t pkt[12 + 60] = {0};
 	assert_int_equal(send(peer, pkt, sizeof(pkt), 0), sizeof(pkt));
 	set_desc(RXQ, 0, RXBUF, 8, VIRTQ_DESC_F_WRITE, 0); /* smaller than the header */
-	offer(RXQ, 0, 0);
+	offer(AVAIL(RXQ), 0, 0);
 	for (int i = 0; i < 1000 && !d->faulted; i++)
 		usleep(1000);
 	assert_true(d->faulted);
-	assert_int_equal(used_idx(RXQ), 0);
+	assert_int_equal(used_idx(USED(RXQ)), 0);
 }
 
 int main(void)
