@@ -99,13 +99,19 @@ run badlog -n 2 --log-dir /proc/nope/x
 expect_rc "--log-dir unusable" 2
 expect_err "--log-dir unusable" '^fastvmm: --log-dir: '
 
+# hang_batch N LOGDIR OUT ERR : N instances of hang.elf in the background (their launcher's
+# pid in L, its stdout in OUT and stderr in ERR); returns once LOGDIR holds N logs, or after 10 s.
+hang_batch() {
+	"$FASTVMM" -n "$1" --kernel "$GUESTS/hang.elf" --log-dir "$2" >"$3" 2>"$4" </dev/null &
+	L=$!
+	for _ in $(seq 100); do
+		[ "$(ls "$2" 2>/dev/null | wc -l)" -eq "$1" ] && break
+		sleep 0.1
+	done
+}
+
 # SIGTERM mid-batch: every child killed and reaped, the partial report, non-zero status.
-"$FASTVMM" -n 4 --kernel "$GUESTS/hang.elf" --log-dir "$TMP/hanglogs" >"$TMP/term.out" 2>"$TMP/term.err" </dev/null &
-L=$!
-for _ in $(seq 100); do
-	[ "$(ls "$TMP/hanglogs" 2>/dev/null | wc -l)" -eq 4 ] && break
-	sleep 0.1
-done
+hang_batch 4 "$TMP/hanglogs" "$TMP/term.out" "$TMP/term.err"
 pids=$(pgrep -P $L)
 kids=$(echo $pids | wc -w)
 kill -TERM $L
@@ -122,12 +128,7 @@ expect_out "SIGTERM partial report" '^failures: interrupted 4$' "$TMP/term.out"
 
 # The launcher dies without a chance to clean up (SIGKILL): its children die with it
 # (PR_SET_PDEATHSIG). A dead child may linger as a zombie of init for a moment; a live one fails.
-"$FASTVMM" -n 3 --kernel "$GUESTS/hang.elf" --log-dir "$TMP/killlogs" >/dev/null 2>&1 </dev/null &
-L=$!
-for _ in $(seq 100); do
-	[ "$(ls "$TMP/killlogs" 2>/dev/null | wc -l)" -eq 3 ] && break
-	sleep 0.1
-done
+hang_batch 3 "$TMP/killlogs" /dev/null /dev/null
 pids=$(pgrep -P $L)
 {
 	kill -KILL $L
