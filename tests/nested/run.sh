@@ -13,12 +13,14 @@
 #   NESTED_ONLY=REGEX      run only the scenarios whose name matches (grep -E)
 #   NESTED_KEEP=1          keep build/nested/work (staging trees, initramfs images)
 #   NESTED_VERBOSE=1       print every scenario's output, not only the failures'
-#   NESTED_SMP=2           L1 vCPUs (QEMU -smp)
+#   NESTED_SMP=1           L1 vCPUs (QEMU -smp; 2 is no faster and less reliable, see README)
+#   NESTED_ACCEL=tcg       QEMU -accel for L1 (e.g. tcg,thread=single)
 #   NESTED_SCENARIOS=FILE  scenario file (default tests/nested/scenarios)
 #   NESTED_FASTVMM=FILE    fastvmm binary (default build/fastvmm)
 #   NESTED_GUESTS=DIR      own guests (default build/guests)
 #   NESTED_KERNEL_PKG=PKG  kernel metapackage (default linux-image-cloud-amd64)
 #   NESTED_EXTRA_DIR=DIR   copied into the L1 root as it is (disk images, tools...)
+#   NESTED_L2_MODULES="a b"  more modules (with their dependencies) for the L2 initramfs
 #   NESTED_L1_COMPRESS=none|gzip   L1 initramfs compression (default none: fastest here)
 set -euo pipefail
 
@@ -34,7 +36,8 @@ TOTAL_TIMEOUT=${NESTED_TIMEOUT:-900}
 ONLY=${NESTED_ONLY:-}
 KEEP=${NESTED_KEEP:-0}
 VERBOSE=${NESTED_VERBOSE:-0}
-SMP=${NESTED_SMP:-2}
+SMP=${NESTED_SMP:-1}
+ACCEL=${NESTED_ACCEL:-tcg}
 KPKG=${NESTED_KERNEL_PKG:-linux-image-cloud-amd64}
 EXTRA_DIR=${NESTED_EXTRA_DIR:-}
 L1_COMPRESS=${NESTED_L1_COMPRESS:-none}
@@ -58,6 +61,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 QPID=""
+PHASES=""
 cleanup() {
 	if [[ -n $QPID ]] && kill -0 "$QPID" 2>/dev/null; then
 		kill "$QPID" 2>/dev/null || true
@@ -120,17 +124,17 @@ resolve_kernel() {
 	local meta=$1 dep
 	KNAME="" KVERSION=""
 	apt_lists_empty && [[ $(id -u) == 0 ]] && apt_update
-	dep=$(apt-cache show --no-all-versions "$meta" 2>/dev/null | sed -n 's/^Depends: *//p' | head -n 1)
+	dep=$(apt-cache show --no-all-versions "$meta" 2>/dev/null | sed -n '/^Depends:/{s/^Depends: *//p;q}' || true)
 	if [[ -z $dep && $(id -u) == 0 && $APT_UPDATED == 0 ]]; then
 		apt_update
-		dep=$(apt-cache show --no-all-versions "$meta" 2>/dev/null | sed -n 's/^Depends: *//p' | head -n 1)
+		dep=$(apt-cache show --no-all-versions "$meta" 2>/dev/null | sed -n '/^Depends:/{s/^Depends: *//p;q}' || true)
 	fi
 	# "linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)"
 	if [[ $dep =~ (linux-image-[^ ,\(]+)\ *\(=\ *([^\)]+)\) ]]; then
 		KNAME=${BASH_REMATCH[1]} KVERSION=${BASH_REMATCH[2]}
 	elif [[ $dep =~ (linux-image-[^ ,\(]+) ]]; then
 		KNAME=${BASH_REMATCH[1]}
-		KVERSION=$(apt-cache show --no-all-versions "$KNAME" 2>/dev/null | sed -n 's/^Version: *//p' | head -n 1)
+		KVERSION=$(apt-cache show --no-all-versions "$KNAME" 2>/dev/null | sed -n '/^Version:/{s/^Version: *//p;q}' || true)
 	fi
 }
 
@@ -200,7 +204,7 @@ mod_cat() {
 	esac
 }
 # The package has no modules.dep (depmod runs at install time); .modinfo has "depends=".
-mod_deps() { mod_cat "$1" | tr '\0' '\n' | sed -n 's/^depends=//p' | head -n 1 | tr ',' ' '; }
+mod_deps() { mod_cat "$1" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '; }
 # mod_order NAME...: sets ORDER to NAMEs and their dependencies, dependencies first.
 # A name that is neither a module nor built in is left out and reported in MISSING.
 ORDER=() MISSING=()
@@ -321,9 +325,9 @@ pvh_entry() {
 	readelf -nW "$1" 2>/dev/null | awk '
 		function addr(line,   n, b, i, v) { sub(/.*description data: */, "", line)
 			n = split(line, b, " "); v = ""; for (i = n; i >= 1; i--) v = v b[i]
-			sub(/^0+/, "", v); print "0x" v; exit }
+			sub(/^0+/, "", v); print "0x" v; done = 1 }
 		$1 == "Xen" && (/\(0x00000012\)/ || /PHYS32_ENTRY/) { found = 1 }
-		found && /description data:/ { addr($0) }'
+		found && !done && /description data:/ { addr($0) }'
 }
 
 # ---------------------------------------------------------------------------------------
@@ -344,14 +348,14 @@ subst() {
 	[[ $s != *@[A-Z0-9_]*@* ]] || die "$SCENARIOS: undefined @NAME@ in: $1"
 	printf '%s' "$s"
 }
-# mem_kb COMMAND: guest RAM in KiB from --mem (fastvmm's default 128M)
+# mem_kb COMMAND: guest RAM in KiB from --mem (fastvmm's default 128M; plain numbers MiB)
 mem_kb() {
 	local re='--mem[= ]+([0-9]+)([KkMmGg]?)' n
 	if [[ $1 =~ $re ]]; then
 		n=${BASH_REMATCH[1]}
 		case ${BASH_REMATCH[2]} in
 		K | k) echo "$n" ;;
-		M | m | "") [[ -n ${BASH_REMATCH[2]} ]] && echo $((n * 1024)) || echo $((n / 1024)) ;;
+		M | m | "") echo $((n * 1024)) ;; # fastvmm: a plain number is MiB
 		G | g) echo $((n * 1024 * 1024)) ;;
 		esac
 	else
@@ -486,6 +490,8 @@ copy_with_libs() {
 # L1 runs
 # ---------------------------------------------------------------------------------------
 declare -A R_VERDICT=() R_RC=() R_SECS=() R_WHY=()
+# l1_lines LOG: L1's own lines, without the scenario output it relays ("name| ...")
+l1_lines() { grep -av '^[A-Za-z0-9._-]*| ' "$1" || true; }
 # run_l1 LIST LOG LIMIT: boots L1 for the scenario numbers in LIST (comma-separated, 1-based);
 # sets L1_END to done|fatal|stall:<name>|boot-stall|timeout|exit:<rc>
 run_l1() {
@@ -493,8 +499,8 @@ run_l1() {
 	append="console=ttyS0 panic=-1 quiet nested_run=$list"
 	[[ $VERBOSE == 1 ]] && append+=" nested_verbose=1"
 	t0=$(now)
-	timeout -k 10 "$limit" qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64,+svm,+npt \
-		-m "$L1_MEM" -smp "$SMP" -nographic -no-reboot \
+	timeout -k 10 "$limit" qemu-system-x86_64 -machine q35 -accel "$ACCEL" -cpu qemu64,+svm,+npt \
+		-m "$L1_MEM" -smp "$SMP" -nographic -no-reboot -nic none \
 		-kernel "$L2_VMLINUZ" -initrd "$L1_IMG" -append "$append" \
 		</dev/null >"$logf" 2>&1 &
 	QPID=$!
@@ -504,7 +510,7 @@ run_l1() {
 		sleep 0.5
 		elapsed=$(since "$t0")
 		if [[ -z $L1_READY ]]; then
-			if grep -aq 'NESTED-L1 kvm ready\|NESTED-FATAL' "$logf"; then
+			if l1_lines "$logf" | grep -aq 'NESTED-L1 kvm ready\|NESTED-FATAL'; then
 				L1_READY=$elapsed
 			elif ((${elapsed%.*} > BOOT_LIMIT)); then
 				L1_END=boot-stall
@@ -512,13 +518,13 @@ run_l1() {
 			fi
 			continue
 		fi
-		line=$(grep -ao 'NESTED-BEGIN [A-Za-z0-9._-]* timeout=[0-9]*' "$logf" | tail -n 1 || true)
+		line=$(l1_lines "$logf" | grep -ao 'NESTED-BEGIN [A-Za-z0-9._-]* timeout=[0-9]*' | tail -n 1 || true)
 		[[ -n $line ]] || continue
 		line=${line#NESTED-BEGIN }
 		if [[ ${line%% *} != "$cur" ]]; then
 			cur=${line%% *} cur_since=$(now) cur_tmo=${line##*timeout=}
 		fi
-		if ! grep -aq "NESTED-RESULT $cur " "$logf"; then
+		if ! l1_lines "$logf" | grep -aqF "NESTED-RESULT $cur "; then
 			elapsed=$(since "$cur_since")
 			if ((${elapsed%.*} > cur_tmo + STALL_GRACE)); then
 				L1_END=stall:$cur
@@ -534,9 +540,9 @@ run_l1() {
 	QPID=""
 	L1_SECS=$(since "$t0")
 	if [[ -z $L1_END ]]; then
-		if grep -aq 'NESTED-FATAL' "$logf"; then
+		if l1_lines "$logf" | grep -aq 'NESTED-FATAL'; then
 			L1_END=fatal
-		elif grep -aq 'NESTED-DONE' "$logf"; then
+		elif l1_lines "$logf" | grep -aq 'NESTED-DONE'; then
 			L1_END="done"
 		elif ((qrc == 124 || qrc == 137)); then
 			L1_END=timeout
@@ -550,15 +556,15 @@ collect() {
 	local logf=$1 name verdict rc secs why
 	while read -r _ name verdict rc secs; do
 		R_VERDICT[$name]=$verdict R_RC[$name]=${rc#rc=} R_SECS[$name]=${secs#secs=}
-	done < <(grep -aoE 'NESTED-RESULT [A-Za-z0-9._-]+ (PASS|FAIL) rc=[0-9]+ secs=[0-9.]+' "$logf" || true)
+	done < <(l1_lines "$logf" | grep -aoE 'NESTED-RESULT [A-Za-z0-9._-]+ (PASS|FAIL) rc=[0-9]+ secs=[0-9.]+' || true)
 	while IFS= read -r line; do
 		name=${line%%:*}
 		why=${line#*:}
 		R_WHY[$name]=$why
-	done < <(grep -aoE 'NESTED-WHY [A-Za-z0-9._-]+:.*' "$logf" | sed 's/^NESTED-WHY //; s/\r$//' || true)
+	done < <(l1_lines "$logf" | grep -aoE 'NESTED-WHY [A-Za-z0-9._-]+:.*' | sed 's/^NESTED-WHY //; s/\r$//' || true)
 	mkdir -p "$OUT/scenarios"
 	for name in "${S_NAME[@]}"; do
-		if grep -aq "NESTED-OUTPUT-BEGIN $name " "$logf"; then
+		if grep -aqF "NESTED-OUTPUT-BEGIN $name " "$logf"; then
 			awk -v n="$name" 'index($0, "NESTED-OUTPUT-END " n) == 1 { p = 0 }
 				p && index($0, n "| ") == 1 { sub(/\r$/, ""); print substr($0, length(n) + 3) }
 				index($0, "NESTED-OUTPUT-BEGIN " n " ") == 1 { p = 1 }' "$logf" >"$OUT/scenarios/$name.log"
@@ -582,20 +588,24 @@ main() {
 	t=$(now)
 	ensure_packages
 	log "packages ok ($(since "$t") s)"
+	PHASES+=" packages=$(since "$t")s"
 
 	t=$(now)
 	fetch_kernel "$KPKG"
-	KREL=$(basename "$(find "$KDIR/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n 1)")
+	KREL=$(find "$KDIR/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tail -n 1)
+	[[ -n $KREL ]] || die "no lib/modules/<release> in $KDEB"
 	index_modules
 	if [[ -z ${MODS[kvm_amd]:-} && $KPKG != linux-image-amd64 ]]; then
 		warn "$(basename "$KDEB") has no kvm-amd module; using linux-image-amd64"
 		fetch_kernel linux-image-amd64
-		KREL=$(basename "$(find "$KDIR/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n 1)")
+		KREL=$(find "$KDIR/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tail -n 1)
+	[[ -n $KREL ]] || die "no lib/modules/<release> in $KDEB"
 		index_modules
 	fi
 	L2_VMLINUZ=$KDIR/boot/vmlinuz-$KREL
 	[[ -f $L2_VMLINUZ ]] || die "no $L2_VMLINUZ in $(basename "$KDEB")"
 	log "kernel $KREL ready ($(since "$t") s)"
+	PHASES+=" kernel-package=$(since "$t")s"
 	VARS=([KVER]=$KREL)
 	S_NAME=() S_RC=() S_TMO=() S_CMD=() S_CHECKS=() S_FASTVMM=()
 	parse_scenarios
@@ -607,6 +617,7 @@ main() {
 		extract_vmlinux "$L2_VMLINUZ" "$L2_VMLINUX.tmp" || die "no ELF vmlinux found inside $L2_VMLINUZ"
 		mv "$L2_VMLINUX.tmp" "$L2_VMLINUX"
 		log "vmlinux extracted (${VMLINUX_FORMAT}-compressed payload, $(($(stat -c %s "$L2_VMLINUX") / 1048576)) MiB, $(since "$t") s)"
+		PHASES+=" vmlinux=$(since "$t")s"
 	fi
 	PVH=$(pvh_entry "$L2_VMLINUX")
 	if [[ -n $PVH ]]; then
@@ -619,15 +630,16 @@ main() {
 	rm -rf "$WORK"
 	mkdir -p "$WORK"
 	# L2 initramfs
-	busybox_root "$WORK/l2root"
-	install -m 755 "$HERE/l2-init" "$WORK/l2root/init"
-	mod_order "${L2_MODULES[@]}"
+	# L2 initramfs tree
+	local l2=$WORK/l2root r=$WORK/l1root hook
+	busybox_root "$l2"
+	install -m 755 "$HERE/l2-init" "$l2/init"
+	# shellcheck disable=SC2086 # a list of names
+	mod_order "${L2_MODULES[@]}" ${NESTED_L2_MODULES:-}
 	((${#MISSING[@]} == 0)) || warn "L2: modules not in the kernel package: ${MISSING[*]}"
-	mod_install "$WORK/l2root" "${ORDER[@]}"
+	mod_install "$l2" "${ORDER[@]}"
 	log "L2 modules: ${ORDER[*]}"
-	pack "$WORK/l2root" "$WORK/l2-initrd.gz" gzip
-	# L1 initramfs
-	local r=$WORK/l1root
+	# L1 initramfs tree
 	busybox_root "$r"
 	install -m 755 "$HERE/l1-init" "$r/init"
 	mod_order "${L1_MODULES[@]}"
@@ -635,7 +647,11 @@ main() {
 	mod_install "$r" "${ORDER[@]}"
 	log "L1 modules: ${ORDER[*]}"
 	if [[ -x $FASTVMM ]]; then
-		copy_with_libs "$FASTVMM" "$r"
+		# a snapshot: someone may be rebuilding build/fastvmm right now
+		cp "$FASTVMM" "$WORK/fastvmm"
+		copy_with_libs "$WORK/fastvmm" "$r"
+		log "fastvmm: $("$WORK/fastvmm" --version 2>/dev/null | head -n 1 || echo '?'), built $(date -r "$FASTVMM" '+%F %T')," \
+			"$(ldd "$WORK/fastvmm" 2>/dev/null | grep -c '=>' || true) shared libraries"
 	fi
 	mkdir -p "$r/guests" "$r/l2" "$r/nested/scen"
 	if compgen -G "$GUESTS/*.elf" >/dev/null; then
@@ -643,11 +659,19 @@ main() {
 	fi
 	cp "$L2_VMLINUZ" "$r/l2/vmlinuz"
 	cp "$L2_VMLINUX" "$r/l2/vmlinux"
-	cp "$WORK/l2-initrd.gz" "$r/l2/initrd.gz"
 	if [[ -n $EXTRA_DIR ]]; then
 		[[ -d $EXTRA_DIR ]] || die "NESTED_EXTRA_DIR=$EXTRA_DIR is not a directory"
 		cp -a "$EXTRA_DIR"/. "$r/"
 	fi
+	# Hooks of later scenarios (disk images, more files): tests/nested/prepare.d/*.sh
+	for hook in "$HERE"/prepare.d/*.sh; do
+		[[ -f $hook ]] || continue
+		log "prepare hook ${hook#"$ROOT"/}"
+		L1ROOT=$r L2ROOT=$l2 KDIR=$KDIR KREL=$KREL WORK=$WORK ROOT=$ROOT bash "$hook" ||
+			die "prepare hook $hook failed"
+	done
+	pack "$l2" "$WORK/l2-initrd.gz" gzip
+	cp "$WORK/l2-initrd.gz" "$r/l2/initrd.gz"
 	for i in "${!S_NAME[@]}"; do
 		n=$(printf '%s/nested/scen/%03d' "$r" $((i + 1)))
 		mkdir -p "$n"
@@ -659,6 +683,7 @@ main() {
 	done
 	L1_IMG=$WORK/l1-initrd.img
 	pack "$r" "$L1_IMG" "$L1_COMPRESS"
+	PHASES+=" initramfs=$(since "$t")s"
 	log "initramfs images built ($(since "$t") s): L2 $(($(stat -c %s "$WORK/l2-initrd.gz") / 1024)) KiB," \
 		"L1 $(($(stat -c %s "$L1_IMG") / 1048576)) MiB ($L1_COMPRESS)"
 
@@ -680,17 +705,20 @@ main() {
 			IFS=,
 			echo "${pending[*]}"
 		)
-		log "L1 boot #$attempt: QEMU TCG -smp $SMP, scenarios $list, limit ${left}s"
+		log "L1 boot #$attempt: QEMU -accel $ACCEL -smp $SMP, scenarios $list, limit ${left}s"
 		run_l1 "$list" "$OUT/l1-attempt.log" "$left"
 		{
 			echo "===== L1 boot #$attempt (scenarios $list): ended $L1_END after $L1_SECS s ====="
 			tr -d '\r' <"$OUT/l1-attempt.log"
 		} >>"$OUT/l1-console.log"
 		collect "$OUT/l1-attempt.log"
-		log "L1 boot #$attempt ended: $L1_END after $L1_SECS s (kvm ready after ${L1_READY:-?} s;" \
-			"L1 kernel uptime at init $(grep -ao 'NESTED-L1 init uptime=[0-9.]*' "$OUT/l1-attempt.log" | head -n 1 | sed 's/.*=//')s)"
-		inprog=$(grep -ao 'NESTED-BEGIN [A-Za-z0-9._-]*' "$OUT/l1-attempt.log" | tail -n 1 | sed 's/^NESTED-BEGIN //' || true)
+		log "L1 boot #$attempt ended: $L1_END after $L1_SECS s (L1 uptime at /init" \
+			"$(grep -ao 'NESTED-L1 init uptime=[0-9.]*' "$OUT/l1-attempt.log" | head -n 1 | sed 's/.*=//' || true) s," \
+			"KVM loaded $(grep -ao 'NESTED-L1 kvm ready uptime=[0-9.]*' "$OUT/l1-attempt.log" | head -n 1 | sed 's/.*=//' || true) s;" \
+			"seen by the host after ${L1_READY:-?} s)"
+		inprog=$(l1_lines "$OUT/l1-attempt.log" | grep -ao 'NESTED-BEGIN [A-Za-z0-9._-]*' | tail -n 1 | sed 's/^NESTED-BEGIN //' || true)
 		rm -f "$OUT/l1-attempt.log"
+		PHASES+=" L1-run#$attempt=${L1_SECS}s"
 		progress=0
 		still=()
 		for i in "${pending[@]}"; do
@@ -746,13 +774,13 @@ main() {
 	done
 	if grep -aq 'NESTED-FATAL' "$OUT/l1-console.log"; then
 		echo
-		grep -a -A 20 'NESTED-FATAL' "$OUT/l1-console.log" | head -n 30
+		grep -a -A 20 'NESTED-FATAL' "$OUT/l1-console.log" | head -n 30 || true
 	fi
 	if [[ ${QEMU_TIMED_OUT:-0} == 1 ]]; then
 		log "QEMU timed out (NESTED_TIMEOUT=$TOTAL_TIMEOUT)"
 	fi
 	echo
-	log "total $(since "$t_all") s"
+	log "timings:$PHASES total=$(since "$t_all")s"
 	((n_missing == 0)) || log "$n_missing scenario(s) missing: counted as failed"
 	log "$passes passed, $((fails + n_missing)) failed"
 	((fails == 0 && n_missing == 0)) && [[ ${QEMU_TIMED_OUT:-0} != 1 ]]
