@@ -80,7 +80,19 @@ sanitize:
 test-nested: all
 	tests/nested/run.sh
 
-test: deps all unit boot-test sanitize test-nested
+# Parse-and-place against Debian's real kernel (bzImage and the vmlinux inside it), fetched
+# and cached by the nested harness's kernel step.
+$(B)/tests/debian_kernel: tests/unit/debian_kernel.c $(B)/libfastvmm.a
+	@mkdir -p $(dir $@)
+	@echo '  TEST    $@'
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libfastvmm.a $(LDLIBS) -lcmocka
+
+test-debian-kernel: all $(B)/tests/debian_kernel
+	@set -e; paths=$$(NESTED_PREPARE_ONLY=1 tests/nested/run.sh | sed -n 's/^nested-kernel: //p'); \
+	test -n "$$paths" || { echo "test-debian-kernel: could not fetch the Debian kernel" >&2; exit 1; }; \
+	$(B)/tests/debian_kernel $$paths
+
+test: deps all unit test-debian-kernel boot-test sanitize test-nested
 	@echo "make test: all suites passed"
 
 bench: all
@@ -113,5 +125,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested bench bench-virtio deps format format-check install clean
+.PHONY: all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

@@ -21,6 +21,7 @@
 #   NESTED_KERNEL_PKG=PKG  kernel metapackage (default linux-image-cloud-amd64)
 #   NESTED_EXTRA_DIR=DIR   copied into the L1 root as it is (disk images, tools...)
 #   NESTED_L2_MODULES="a b"  more modules (with their dependencies) for the L2 initramfs
+#   NESTED_PREPARE_ONLY=1  fetch and extract the kernel, print "nested-kernel: VMLINUZ VMLINUX", stop
 #   NESTED_L1_COMPRESS=none|gzip   L1 initramfs compression (default none: fastest here)
 set -euo pipefail
 
@@ -624,6 +625,11 @@ main() {
 		log "vmlinux has a Xen ELF note type 18 (XEN_ELFNOTE_PHYS32_ENTRY): PVH entry $PVH"
 	else
 		log "vmlinux has NO PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)"
+	fi
+	# NESTED_PREPARE_ONLY=1: stop here and name the kernel files (host-side parse tests).
+	if [[ ${NESTED_PREPARE_ONLY:-0} == 1 ]]; then
+		echo "nested-kernel: $L2_VMLINUZ $L2_VMLINUX"
+		return 0
 	fi
 
 	t=$(now)
