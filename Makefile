@@ -14,6 +14,9 @@ SAN     ?=
 CFLAGS  += $(OPT) $(SAN) -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -DFASTVMM_VERSION='"$(VERSION)"' \
            -DFASTVMM_GUESTDIR='"$(PREFIX)/share/fastvmm/guests"' -MMD -MP
 LDLIBS  += -lpthread -luring
+# The fastvmm binary is linked statically: no ld.so work at exec (0.38 ms of a 0.9 ms process
+# start here) and nothing to copy into the nested harness's L1. Sanitizer builds cannot be.
+STATIC  ?= $(if $(SAN),,-static)
 
 # Guests: freestanding, no FPU/SSE (this host's KVM emulates ring-0 code and lacks SSE).
 GCC_GUEST := gcc
@@ -42,7 +45,7 @@ $(B)/libfastvmm.a: $(LIB_OBJ)
 
 $(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a
 	@echo '  LD      $@'
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) $(STATIC) -o $@ $^ $(LDLIBS)
 
 $(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h include/layout.h
 	@mkdir -p $(dir $@)
