@@ -377,17 +377,23 @@ static void progress(const struct batch *b, unsigned ready, unsigned n, bool fin
 	fflush(stdout);
 }
 
+/* The signals the launcher takes through its signalfd: children ending, and stop requests. */
+static void launcher_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
 /* Launch, collect and reap; returns the signal that interrupted the batch (0: none). */
 static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *started)
 {
 	pid_t *pid = calloc(n, sizeof(*pid));
 	unsigned char *state = calloc(n, 1), *ready = calloc(n, 1);
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	launcher_signals(&set);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	int sig = 0;
 	if (!pid || !state || !ready || sfd < 0) {
@@ -570,11 +576,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 	b.progress = !cli->vm.json && !cli->console && isatty(STDOUT_FILENO);
 	/* Signals go to the launcher's signalfd; children restore the mask they had. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	launcher_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &b.child_mask);
 	fflush(NULL);
 
