@@ -12,6 +12,14 @@
 #include "guest_mem.h"
 #include "layout.h"
 
+/* Guest RAM is never part of a core dump, nor copied into a forked child (fastvmm forks a
+ * teardown holder after the run; page-table copies of a big guest would cost milliseconds). */
+static void ram_advise(void *p, size_t len)
+{
+	madvise(p, len, MADV_DONTDUMP);
+	madvise(p, len, MADV_DONTFORK);
+}
+
 int gm_init(struct guest_mem *gm, uint64_t size)
 {
 	memset(gm, 0, sizeof(*gm));
@@ -24,8 +32,7 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	/* Guest RAM is never part of a core dump or a forked child's copy. */
-	madvise(p, size, MADV_DONTDUMP);
+	ram_advise(p, size);
 	gm->map = p;
 	gm->map_len = size;
 	gm->ram_size = size;
@@ -118,11 +125,13 @@ int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uin
 	    MAP_FAILED) {
 		int r = -errno;
 		/* MAP_FIXED may have dropped the old pages: put fresh anonymous RAM back. */
-		mmap(p, len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		if (mmap(p, len, PROT_READ | PROT_WRITE,
+		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+		         0) != MAP_FAILED)
+			ram_advise(p, len);
 		return r;
 	}
-	madvise(p, len, MADV_DONTDUMP);
+	ram_advise(p, len);
 	gm->file[gm->nfile].gpa = gpa;
 	gm->file[gm->nfile].len = len;
 	gm->nfile++;

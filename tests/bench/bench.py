@@ -57,8 +57,8 @@ def single(guest):
         exit_.append(s["exit"] / 1000)
         proc.append(wall)
     print(f"  single VM {guest:6s}: main->first KVM_RUN {med(first):.3f} ms, ready "
-          f"{med(ready):.3f}, exit {med(exit_):.3f}; whole process (spawn->exit, teardown "
-          f"included) {med(proc):.2f} ms")
+          f"{med(ready):.3f}, exit {med(exit_):.3f}; whole process (spawn->exit; the VM's "
+          f"teardown is left to a holder process) {med(proc):.2f} ms")
     return med(proc)
 
 
