@@ -3,7 +3,8 @@
  * Register writes are guest-controlled values: each is taken once from the access, checked
  * against the state machine (§3.1.1: features only before FEATURES_OK, queues only while not
  * ready, status bits only ever added until a reset), and an invalid queue configuration is a
- * device fault at QueueReady time (NEEDS_RESET), never a VMM failure. */
+ * device fault at QueueReady time (NEEDS_RESET), never a VMM failure. Feature negotiation is
+ * as tolerant as Firecracker's (see features_settle()). */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -90,6 +91,35 @@ static void device_reset(struct virtio_mmio *d)
 		memset(&d->vq[i], 0, sizeof(d->vq[i]));
 }
 
+/* FEATURES_OK written: settle d->features on what both sides can do (§3.1.1 step 5).
+ *
+ * The spec lets a device refuse a driver that accepts bits it never offered (§2.2) or that
+ * does not accept VIRTIO_F_VERSION_1 (§6.1), but the drivers of real unikernels do both and
+ * are tested on VMMs that tolerate it: Unikraft 0.17's virtio-net always acks
+ * VIRTIO_NET_F_GUEST_ANNOUNCE and never reads FEATURES_OK back; OSv v0.57's virtio-blk and
+ * virtio-net ack only device-offered bits but never VERSION_1 (only its virtio-fs does),
+ * then assert FEATURES_OK on the read-back. Firecracker masks unoffered bits at ack time
+ * and never checks VERSION_1. We do the same: unoffered bits are dropped, and VERSION_1 is
+ * implied — this transport (virtio-mmio version 2) has only the modern layout, so a driver
+ * that programs it is a modern driver whatever it acked (OSv then uses the 12-byte
+ * virtio_net_hdr of §5.1.6, as do we). Nothing the host relies on is given up: a device
+ * only ever sees features it offered, and queues still need FEATURES_OK and are validated
+ * at QueueReady. One line per device says what was adjusted. */
+static void features_settle(struct virtio_mmio *d)
+{
+	const uint64_t v1 = 1ULL << VIRTIO_F_VERSION_1;
+	uint64_t unoffered = d->features & ~d->host_features;
+	bool no_v1 = !(d->features & v1);
+	if ((unoffered || no_v1) && !d->tolerated_logged) {
+		d->tolerated_logged = true;
+		log_info("%s%s: driver features 0x%" PRIx64 " (offered 0x%" PRIx64 "): masked "
+		         "unoffered 0x%" PRIx64 "%s",
+		         log_vm(d->vm_id), d->ops->name, d->features, d->host_features, unoffered,
+		         no_v1 ? ", VERSION_1 not acked: implied (modern-only transport)" : "");
+	}
+	d->features = (d->features & d->host_features) | v1;
+}
+
 static void write_status(struct virtio_mmio *d, uint32_t v)
 {
 	if (v == 0) {
@@ -108,14 +138,12 @@ static void write_status(struct virtio_mmio *d, uint32_t v)
 	}
 	uint32_t added = v & ~d->status;
 	if (added & VIRTIO_STATUS_FEATURES_OK) {
-		/* §2.2: the driver may only accept what we offered, and we are modern-only. */
-		bool ok = !(d->features & ~d->host_features) &&
-		          (d->features & (1ULL << VIRTIO_F_VERSION_1)) &&
-		          (!d->ops->features_ok || d->ops->features_ok(d, d->features));
-		if (!ok) {
-			log_info("%s%s: driver features 0x%" PRIx64 " refused (offered 0x%" PRIx64
-			         ")",
-			         log_vm(d->vm_id), d->ops->name, d->features, d->host_features);
+		features_settle(d);
+		/* The device may still refuse what it cannot set up on the host side (a tap
+		 * that rejects the offloads): that is the only refusal left. */
+		if (d->ops->features_ok && !d->ops->features_ok(d, d->features)) {
+			log_info("%s%s: driver features 0x%" PRIx64 " refused by the device",
+			         log_vm(d->vm_id), d->ops->name, d->features);
 			v &= ~(uint32_t)
 			             VIRTIO_STATUS_FEATURES_OK; /* the driver re-reads and fails */
 		}

@@ -77,7 +77,13 @@ void guest_main(const char *cmdline)
 	}
 	mmio_wr(base, 0x014, 0);
 	uint32_t offered = mmio_rd(base, 0x010);
-	int r = virtio_negotiate(base, 2, offered & F_WRITE_ZEROES);
+	/* loose=1: negotiate like OSv/Unikraft do (see virtio_negotiate_loose()) */
+	unsigned loose = cmdline_uint(cmdline, "loose", 0);
+	int r = loose ? virtio_negotiate_loose(base, 2, offered & F_WRITE_ZEROES)
+	              : virtio_negotiate(base, 2, offered & F_WRITE_ZEROES);
+	if (loose)
+		print("blk_rw: loose negotiation (unoffered bits acked, VERSION_1 not acked, "
+		      "FEATURES_OK not read back)\n");
 	if (!r)
 		r = virtio_queue(base, &q, 0, VQ_SIZE);
 	if (!r)

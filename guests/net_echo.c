@@ -135,7 +135,19 @@ void guest_main(const char *cmdline)
 		print("net_echo: no virtio_mmio.device= on the command line\n");
 		guest_exit(1);
 	}
-	int r = virtio_negotiate(base, 1, 1u << 5 /* MAC */);
+	/* loose=1: negotiate like Unikraft 0.17's driver (see virtio_negotiate_loose()), which
+	 * also insists on VIRTIO_NET_F_MAC (5) and misreads the MTU if VIRTIO_NET_F_MTU (3) is
+	 * offered: say what the device offers. */
+	unsigned loose = cmdline_uint(cmdline, "loose", 0);
+	mmio_wr(base, 0x014, 0);
+	uint32_t offered = mmio_rd(base, 0x010);
+	if (loose) {
+		print(offered & (1u << 5) ? "net_echo: offered MAC=yes"
+		                          : "net_echo: offered MAC=no");
+		print(offered & (1u << 3) ? " MTU=yes\n" : " MTU=no\n");
+	}
+	int r = loose ? virtio_negotiate_loose(base, 1, 1u << 5 /* MAC */)
+	              : virtio_negotiate(base, 1, 1u << 5 /* MAC */);
 	if (!r)
 		r = virtio_queue(base, &rxq, 0, VQ_SIZE);
 	if (!r)

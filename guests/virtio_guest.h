@@ -48,6 +48,10 @@ static inline uint64_t cmdline_virtio_base(const char *cmdline, unsigned n)
 {
 	static const char key[] = "virtio_mmio.device=";
 	for (const char *p = cmdline; p && *p; p++) {
+		/* Like Unikraft, look only before a " -- ": what follows is the app's argv. */
+		if ((p == cmdline || p[-1] == ' ') && p[0] == '-' && p[1] == '-' &&
+		    (p[2] == ' ' || !p[2]))
+			return 0;
 		unsigned i = 0;
 		while (key[i] && p[i] == key[i])
 			i++;
@@ -116,6 +120,29 @@ static inline int virtio_negotiate(uint64_t base, uint32_t want_id, uint32_t low
 	mmio_wr(base, 0x070, 11);
 	if (!(mmio_rd(base, 0x070) & 8))
 		return 4;
+	return 0;
+}
+
+/* Negotiate as the drivers of real unikernels do (the device must tolerate it): ack `low`
+ * plus bits the device never offered (Unikraft 0.17 acks VIRTIO_NET_F_GUEST_ANNOUNCE, 21,
+ * whatever the offer), do not ack VERSION_1 (OSv v0.57's blk/net), and write FEATURES_OK
+ * without reading it back (Unikraft). 0 or a reason code. */
+static inline int virtio_negotiate_loose(uint64_t base, uint32_t want_id, uint32_t low)
+{
+	if (mmio_rd(base, 0x000) != 0x74726976 || mmio_rd(base, 0x004) != 2)
+		return 1;
+	if (mmio_rd(base, 0x008) != want_id)
+		return 2;
+	mmio_wr(base, 0x070, 0);
+	mmio_wr(base, 0x070, 1);
+	mmio_wr(base, 0x070, 3);
+	mmio_wr(base, 0x014, 0);
+	uint32_t unoffered = ~mmio_rd(base, 0x010) & ((1u << 21) | (1u << 22) | (1u << 27));
+	mmio_wr(base, 0x024, 1);
+	mmio_wr(base, 0x020, 0);
+	mmio_wr(base, 0x024, 0);
+	mmio_wr(base, 0x020, low | unoffered);
+	mmio_wr(base, 0x070, 11);
 	return 0;
 }
 

@@ -162,11 +162,13 @@ struct virtio_mmio {
 	uint64_t base;
 	unsigned gsi;
 	uint64_t host_features; /* offered; VERSION_1 always included */
-	uint64_t features;      /* negotiated (driver's, once FEATURES_OK) */
+	uint64_t features;      /* the driver's; once FEATURES_OK: masked to host_features,
+	                         * VERSION_1 always set (see virtio_mmio.c features_settle) */
 	uint32_t status, isr, dev_feat_sel, drv_feat_sel, queue_sel, config_gen;
 	uint32_t generation; /* bumped on every reset: in-flight completions of an older
 	                      * generation are dropped, never pushed to a re-initialised ring */
 	bool faulted;
+	bool tolerated_logged; /* the masked-features line was printed (once a device) */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	uint8_t config[VIRTIO_CONFIG_MAX];
 	uint32_t config_len;
@@ -272,8 +274,9 @@ struct virtio_slot {
 	uint32_t size, gsi;
 };
 unsigned virtio_layout(const struct vm_config *cfg, struct virtio_slot out[VIRTIO_MAX_DEVS]);
-/* Append " virtio_mmio.device=4K@0x...:N" for each device to buf (NUL-terminated, len bytes).
- * -E2BIG if it does not fit. */
+/* Add "virtio_mmio.device=4K@0x...:N" for each device to buf (NUL-terminated, len bytes):
+ * before the first word that is exactly "--" (what follows it is the application's argv:
+ * Unikraft, Linux's init), else at the end. -E2BIG if it does not fit (buf unchanged). */
 int virtio_cmdline(const struct vm_config *cfg, char *buf, size_t len);
 struct kernel_image;
 /* Resolve DISCOVERY_AUTO for a kernel: ACPI for Linux, the cmdline for other kernels. */

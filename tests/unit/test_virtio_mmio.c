@@ -143,12 +143,23 @@ static void identity(void **state)
 static void feature_negotiation(void **state)
 {
 	(void)state;
-	/* Without VERSION_1 (a legacy driver): FEATURES_OK does not stick. */
+	const uint64_t v1 = 1ULL << VIRTIO_F_VERSION_1, ind = 1ULL << VIRTIO_F_INDIRECT_DESC;
+	/* OSv v0.57's blk/net drivers ack only offered bits but never VERSION_1: the transport
+	 * is modern-only, so VERSION_1 is implied and FEATURES_OK sticks (its assert passes). */
+	assert_false(dev.tolerated_logged);
+	negotiate(ind);
+	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(dev.features, v1 | ind);
+	assert_true(dev.tolerated_logged); /* one line a device, not one a negotiation */
 	negotiate(0);
-	assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
-	/* A feature we never offered: refused. */
-	negotiate((1ULL << VIRTIO_F_VERSION_1) | 1);
-	assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(dev.features, v1);
+	/* Bits we never offered (Unikraft acks VIRTIO_NET_F_GUEST_ANNOUNCE, bit 21, always):
+	 * masked away, like Firecracker; the device only ever sees what it offered. */
+	negotiate(v1 | ind | (1ULL << 21) | 1 | (1ULL << 40) | (1ULL << 63));
+	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(dev.features, v1 | ind);
+	assert_int_equal(dev.features & ~dev.host_features, 0);
 	negotiate((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC));
 	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
 	assert_int_equal(dev.features,
@@ -168,7 +179,7 @@ static void feature_negotiation(void **state)
 	wr(VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
 	assert_int_equal(dev.features, 0);
-	assert_int_equal(resets, 4); /* negotiate() resets first, three times, then ours */
+	assert_int_equal(resets, 5); /* negotiate() resets first, four times, then ours */
 }
 
 static void driver_ok_needs_features_ok(void **state)
@@ -281,12 +292,67 @@ static void completion_interrupts(void **state)
 	assert_int_equal(irqs_raised, 1);
 }
 
+static bool refuse_all(struct virtio_mmio *d, uint64_t f)
+{
+	(void)d;
+	(void)f;
+	return false;
+}
+
+/* A device-side refusal (the tap rejected offloads) is the one refusal left, and DRIVER_OK
+ * without an accepted FEATURES_OK still faults the device: no queue runs unnegotiated. */
+static void device_refusal_kept(void **state)
+{
+	(void)state;
+	static const struct virtio_dev_ops refusing = {
+	        .name = "virtio-refusing",
+	        .device_id = 42,
+	        .nqueues = 2,
+	        .notify = fake_notify,
+	        .reset = fake_reset,
+	        .features_ok = refuse_all,
+	};
+	virtio_mmio_init(&dev, &refusing, NULL, &gm, 3, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	dev.raise_irq = fake_irq;
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+	wr(VIRTIO_MMIO_STATUS, 15);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
+/* Unikraft 0.17's order: features (with an unoffered bit), FEATURES_OK written and never
+ * read back, queues, then DRIVER_OK. The device must come up and run its queues. */
+static void loose_driver_comes_up(void **state)
+{
+	(void)state;
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, (1u << 21) | (1u << 5));
+	wr(VIRTIO_MMIO_STATUS,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	setup_queue(0, 8, 0x1000, 0x2000, 0x3000);
+	wr(VIRTIO_MMIO_STATUS, 15);
+	uint32_t st = rd(VIRTIO_MMIO_STATUS);
+	assert_int_equal(st, 15);
+	assert_int_equal(dev.features, 1ULL << VIRTIO_F_VERSION_1);
+	assert_true(virtio_mmio_queue_live(&dev, 0));
+	unsigned before = notified[0]; /* DRIVER_OK itself looks at the live queues */
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(notified[0], before + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(identity, setup, teardown),
 	        cmocka_unit_test_setup_teardown(feature_negotiation, setup, teardown),
 	        cmocka_unit_test_setup_teardown(driver_ok_needs_features_ok, setup, teardown),
+	        cmocka_unit_test_setup_teardown(device_refusal_kept, setup, teardown),
+	        cmocka_unit_test_setup_teardown(loose_driver_comes_up, setup, teardown),
 	        cmocka_unit_test_setup_teardown(queue_setup_and_notify, setup, teardown),
 	        cmocka_unit_test_setup_teardown(bad_queues_fault, setup, teardown),
 	        cmocka_unit_test_setup_teardown(fault_after_driver_ok_interrupts, setup, teardown),
