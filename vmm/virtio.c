@@ -1,6 +1,7 @@
 /* vmm/virtio.c — a VM's virtio devices: where they live, how the guest hears of them, and
  * their lifetime (one I/O thread per VM serves all of them). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +25,51 @@ unsigned virtio_layout(const struct vm_config *cfg, struct virtio_slot out[VIRTI
 	return n;
 }
 
+/* Where the entries go: before the first word that is exactly "--", else at the end. After
+ * " -- " comes the application's argv (Unikraft reads its library parameters, device entries
+ * included, only before it; Linux hands what follows to init), so Firecracker's command-line
+ * builder inserts devices before it too. Returns the offset of that word or len. */
+static size_t cmdline_split(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (s[i] == '-' && s[i + 1] == '-' && (i == 0 || s[i - 1] == ' ') &&
+		    (i + 2 == len || s[i + 2] == ' '))
+			return i;
+	return len;
+}
+
 int virtio_cmdline(const struct vm_config *cfg, char *buf, size_t len)
 {
 	struct virtio_slot s[VIRTIO_MAX_DEVS];
 	unsigned n = virtio_layout(cfg, s);
 	size_t used = strnlen(buf, len);
+	if (used == len)
+		return -E2BIG;
+	size_t at = cmdline_split(buf, used);
+	char ent[VIRTIO_MAX_DEVS * 48];
+	size_t el = 0;
 	for (unsigned i = 0; i < n; i++) {
-		int k = snprintf(buf + used, len - used, "%svirtio_mmio.device=%uK@0x%llx:%u",
-		                 used ? " " : "", s[i].size / 1024, (unsigned long long)s[i].base,
+		int k = snprintf(ent + el, sizeof(ent) - el, "%svirtio_mmio.device=%uK@0x%llx:%u",
+		                 el ? " " : "", s[i].size / 1024, (unsigned long long)s[i].base,
 		                 s[i].gsi);
-		if (k < 0 || (size_t)k >= len - used)
+		if (k < 0 || (size_t)k >= sizeof(ent) - el)
 			return -E2BIG;
-		used += (size_t)k;
+		el += (size_t)k;
 	}
+	if (!el)
+		return 0;
+	/* "head" + sep + entries + sep2 + "tail": one space between the words, none doubled. */
+	bool sep = at > 0 && buf[at - 1] != ' ';
+	bool sep2 = at < used;
+	size_t total = used + sep + el + sep2;
+	if (total >= len)
+		return -E2BIG;
+	memmove(buf + at + sep + el + sep2, buf + at, used - at + 1); /* tail and its NUL */
+	if (sep)
+		buf[at] = ' ';
+	memcpy(buf + at + sep, ent, el);
+	if (sep2)
+		buf[at + sep + el] = ' ';
 	return 0;
 }
 
