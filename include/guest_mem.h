@@ -51,9 +51,11 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
  * (a bulk fault is far cheaper than one fault per page). Best effort: returns -errno. */
 int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
-/* Bytes of guest RAM resident in this process: *anon for private pages (touched by the guest
- * or the VMM, including copies of file pages the guest wrote), *file for pages still shared
- * with a file mapped by gm_map_file(). */
+/* Bytes of guest RAM resident in this process, read from its page table (/proc/self/pagemap):
+ * *anon for private pages (written by the guest or the VMM, including copies of file pages
+ * the guest wrote), *file for pages still shared with a file mapped by gm_map_file(). Pages
+ * the guest only read from untouched RAM map the shared zero page: counted in neither, as in
+ * the kernel's RSS. 0 or -errno. */
 int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file);
 
 /* Back [gpa, gpa+len) of guest RAM with a private (copy-on-write) mapping of fd at offset

@@ -14,6 +14,8 @@
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -173,26 +175,49 @@ static void child_term(int sig)
 	_exit(128 + sig);
 }
 
+/* The instance's memory at its end, from page-table walks (exact at that moment):
+ * /proc/self/smaps_rollup's Rss and Anonymous, and gm_resident() for guest RAM. Not
+ * /proc/self/statm: on Linux < 6.2 its counters are per-thread caches synced every 64 page
+ * faults (SPLIT_RSS_COUNTING), so a vCPU thread's recent faults may be missing from it.
+ * statm is the fallback only where smaps_rollup is missing (Linux < 4.14). */
 static void child_memory(struct child *c, struct batch_record *r)
 {
-	long page = sysconf(_SC_PAGESIZE) / 1024;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		char buf[128];
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		unsigned long long size, res, shared;
-		if (n > 0) {
-			buf[n] = 0;
-			if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
-				r->rss_kb = res * (unsigned long long)page;
-				r->rss_file_kb = shared * (unsigned long long)page;
+	unsigned long long rss = 0, anon = 0;
+	bool have_rss = false, have_anon = false;
+	FILE *f = fopen("/proc/self/smaps_rollup", "re");
+	if (f) {
+		char line[128];
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Rss: %llu kB", &rss) == 1)
+				have_rss = true;
+			else if (sscanf(line, "Anonymous: %llu kB", &anon) == 1)
+				have_anon = true;
+		}
+		fclose(f);
+	}
+	if (have_rss && have_anon && anon <= rss) {
+		r->rss_kb = rss;
+		r->rss_file_kb = rss - anon;
+	} else {
+		long page = sysconf(_SC_PAGESIZE) / 1024;
+		int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			char buf[128];
+			ssize_t n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			unsigned long long size, res, shared;
+			if (n > 0) {
+				buf[n] = 0;
+				if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
+					r->rss_kb = res * (unsigned long long)page;
+					r->rss_file_kb = shared * (unsigned long long)page;
+				}
 			}
 		}
 	}
-	uint64_t anon = 0, file = 0;
-	if (gm_resident(&c->vm.mem, &anon, &file) == 0)
-		r->guest_kb = anon / 1024;
+	uint64_t ganon = 0, gfile = 0;
+	if (gm_resident(&c->vm.mem, &ganon, &gfile) == 0)
+		r->guest_kb = ganon / 1024;
 }
 
 static _Noreturn void child_finish(struct child *c)

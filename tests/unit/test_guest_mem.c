@@ -88,6 +88,32 @@ static void bad_sizes(void **state)
 	assert_int_equal(gm_init(&gm, 1ULL << 60), -E2BIG);
 }
 
+/* Pages only read map the kernel's shared zero page: not the process's memory (not in its
+ * RSS), so not "resident guest pages"; pages written are, exactly (issue 10). */
+static void resident_counts_written_pages_only(void **state)
+{
+	(void)state;
+	struct guest_mem gm;
+	assert_int_equal(gm_init(&gm, 4 << 20), 0);
+	uint64_t anon, file;
+	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(anon, 0);
+	volatile uint8_t *p = gm_ptr(&gm, 0, 4 << 20);
+	unsigned sum = 0;
+	for (unsigned pg = 0; pg < 256; pg++)
+		sum += p[pg * 4096]; /* 1 MiB read: zero page */
+	assert_int_equal(sum, 0);
+	for (unsigned pg = 300; pg < 310; pg++)
+		p[pg * 4096] = 1; /* 40 KiB written */
+	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(anon, 10 * 4096);
+	assert_int_equal(file, 0);
+	p[0] = 1; /* a read page written later becomes the process's own */
+	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(anon, 11 * 4096);
+	gm_free(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +122,7 @@ int main(void)
 	        cmocka_unit_test(small_vm_is_one_region),
 	        cmocka_unit_test(big_vm_splits_around_the_mmio_gap),
 	        cmocka_unit_test(bad_sizes),
+	        cmocka_unit_test(resident_counts_written_pages_only),
 	};
 	return cmocka_run_group_tests_name("guest_mem", tests, NULL, NULL);
 }
