@@ -112,10 +112,14 @@ static void features_settle(struct virtio_mmio *d)
 	bool no_v1 = !(d->features & v1);
 	if ((unoffered || no_v1) && !d->tolerated_logged) {
 		d->tolerated_logged = true;
-		log_info("%s%s: driver features 0x%" PRIx64 " (offered 0x%" PRIx64 "): masked "
-		         "unoffered 0x%" PRIx64 "%s",
-		         log_vm(d->vm_id), d->ops->name, d->features, d->host_features, unoffered,
-		         no_v1 ? ", VERSION_1 not acked: implied (modern-only transport)" : "");
+		char masked[40] = "";
+		if (unoffered)
+			snprintf(masked, sizeof(masked), "unoffered 0x%" PRIx64 " masked",
+			         unoffered);
+		log_info("%s%s: driver features 0x%" PRIx64 " (offered 0x%" PRIx64 "): %s%s%s",
+		         log_vm(d->vm_id), d->ops->name, d->features, d->host_features, masked,
+		         unoffered && no_v1 ? ", " : "",
+		         no_v1 ? "VERSION_1 not acked, implied (modern-only transport)" : "");
 	}
 	d->features = (d->features & d->host_features) | v1;
 }
