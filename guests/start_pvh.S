@@ -33,6 +33,10 @@ _start32:
 
 	.code64
 long_mode:
+	mov	$0x10, %eax		/* our data selector: an iretq reloads SS from the GDT */
+	mov	%eax, %ss
+	mov	%eax, %ds
+	mov	%eax, %es
 	mov	$stack_top_pvh, %rsp
 	mov	%esi, %edi
 	call	pvh_entry
@@ -44,10 +48,17 @@ long_mode:
 	.balign 4096
 pml4:	.quad	pdpt + 3
 	.fill	511, 8, 0
-pdpt:	.quad	pd + 3
-	.fill	511, 8, 0
-pd:	.quad	0x83			/* 0-2 MiB: low memory and this image */
-	.fill	511, 8, 0
+pdpt:	.quad	pd + 3, pd + 0x1000 + 3, pd + 0x2000 + 3, pd + 0x3000 + 3
+	.fill	508, 8, 0
+	/* 0-4 GiB identity-mapped in 2 MiB pages, as the 64-bit entry's tables (boot/x86_64.c):
+	 * RAM, the virtio-mmio windows at 0xd0000000, the IOAPIC and the LAPIC at 0xfee00000.
+	 * Built by the assembler (qemu64 has no 1 GiB pages). */
+pd:
+	.set	pg, 0
+	.rept	2048
+	.quad	(pg << 21) | 0x83
+	.set	pg, pg + 1
+	.endr
 	.balign 8
 gdt:	.quad	0
 	.quad	0x00af9a000000ffff	/* 0x08: 64-bit code */

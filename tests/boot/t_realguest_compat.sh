@@ -4,7 +4,9 @@
 #  - loose negotiation: bits the device never offered acked, VERSION_1 not acked, FEATURES_OK
 #    never read back — the device masks, implies VERSION_1, logs one line, and works;
 #  - the virtio_mmio.device= entries land before a " -- " (the guest, like Unikraft, looks
-#    for them only there) and at the end without one.
+#    for them only there) and at the end without one;
+#  - Unikraft's interrupt path: LAPIC LINT0 in ExtINT mode, the 8259 PIC (edge), the PIT
+#    one-shot (mode 0), one interrupt per arm; its virtio-net needs MAC offered, MTU not.
 . "$(dirname "$0")/lib.sh"
 
 img=$TMP/disk.img
@@ -28,6 +30,18 @@ if ! grep -q 'masked' "$ERR"; then ok "loose: silent without -v"; else not_ok "l
 run loose-smp --kernel "$GUESTS/blk_rw.elf" --disk "$img" --cpus 2 --cmdline "sector=43 loose=1" --timeout 30
 expect_rc "blk_rw loose=1 --cpus 2" 0
 if sector_has_pattern 43 "$img"; then ok "blk_rw loose=1 --cpus 2: pattern in the file"; else not_ok "blk_rw loose=1 --cpus 2: sector 43 not written"; fi
+
+# loose through the PVH entry too
+run loose-pvh --kernel "$GUESTS/blk_rw-pvh.elf" --disk "$img" --cmdline "sector=44 loose=1" --timeout 30
+expect_rc "blk_rw-pvh loose=1" 0
+if sector_has_pattern 44 "$img"; then ok "blk_rw-pvh loose=1: pattern in the file"; else not_ok "blk_rw-pvh loose=1: sector 44 not written"; fi
+
+# Unikraft's timer: PIT one-shot through the 8259 with LINT0 in ExtINT, both entry paths
+for g in pic_pit pic_pit-pvh; do
+	run "$g" --kernel "$GUESTS/$g.elf" --timeout 30
+	expect_rc "$g" 0
+	expect_out "$g" '^pic_pit: LVT0 ExtINT; 2 one-shot PIT interrupts through the 8259 \(edge\), one per arm$'
+done
 
 # The " -- " separator: the guest reads virtio_mmio.device= only before it.
 run sep --kernel "$GUESTS/blk_rw.elf" --disk "$img" --cmdline "sector=50 -- app arg1 --x" --timeout 30
