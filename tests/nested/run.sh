@@ -48,6 +48,10 @@ BOOT_LIMIT=120   # seconds from QEMU start to L1's "kvm ready" before the host g
 STALL_RETRY=${NESTED_STALL_RETRY:-1}  # 1: a scenario during which L1 froze runs once more
 declare -A STALLED=()
 STALL_GRACE=30   # seconds past a scenario's own timeout before the host declares L1 stalled
+IDLE_WINDOW=${NESTED_IDLE_WINDOW:-10} # seconds of QEMU CPU time sampled to spot a frozen L1
+IDLE_MS=${NESTED_IDLE_MS:-20}         # ...less QEMU CPU than this (ms) in a window: L1 froze
+                                      # (an idle but working L1 used 50 ms in 10 s here)
+FREEZES=0 FREEZES_RECOVERED=0
 TAIL_LINES=80    # lines of a failed scenario's output shown on the terminal
 
 L2_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net)
@@ -66,6 +70,9 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 QPID=""
 PHASES=""
+MON=""
+KICK_FD=""
+CLK_TCK=$(getconf CLK_TCK)
 cleanup() {
 	if [[ -n $QPID ]] && kill -0 "$QPID" 2>/dev/null; then
 		kill "$QPID" 2>/dev/null || true
@@ -376,7 +383,7 @@ bound() { # bound VALUE MEMKB
 	fi
 }
 parse_scenarios() {
-	local line lineno=0 rest f name rcf rc tmo cmd checks c memkb pfx lo hi k
+	local line lineno=0 rest f name rcf rc tmo cmd checks c memkb pfx lo hi k req keep
 	local -a fields
 	declare -A names=()
 	[[ -r $SCENARIOS ]] || die "no scenario file $SCENARIOS"
@@ -401,11 +408,13 @@ parse_scenarios() {
 		[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "$SCENARIOS:$lineno: bad name '$name'"
 		[[ -z ${names[$name]:-} ]] || die "$SCENARIOS:$lineno: duplicate scenario '$name'"
 		names[$name]=1
-		rcf=${fields[1]} tmo=60
-		[[ $rcf =~ ^([0-9]+)([[:space:]]+timeout=([0-9]+))?$ ]] ||
-			die "$SCENARIOS:$lineno: bad status field '$rcf' (want 'N' or 'N timeout=SECS')"
+		rcf=${fields[1]} tmo=60 req="" keep=0
+		[[ $rcf =~ ^([0-9]+)([[:space:]]+timeout=([0-9]+))?([[:space:]]+requires=([^[:space:]]+))?([[:space:]]+keep)?$ ]] ||
+			die "$SCENARIOS:$lineno: bad status field '$rcf' (want 'N [timeout=SECS] [requires=FILE[,FILE]] [keep]')"
 		rc=${BASH_REMATCH[1]}
 		[[ -n ${BASH_REMATCH[3]} ]] && tmo=${BASH_REMATCH[3]}
+		[[ -n ${BASH_REMATCH[5]} ]] && req=${BASH_REMATCH[5]//,/ }
+		[[ -n ${BASH_REMATCH[6]} ]] && keep=1
 		[[ -n $ONLY ]] && ! grep -Eq -- "$ONLY" <<<"$name" && continue
 		cmd=$(subst "${fields[2]}" 0)
 		if [[ $cmd == sh:* ]]; then
@@ -436,6 +445,7 @@ parse_scenarios() {
 			fi
 		done
 		S_NAME+=("$name") S_RC+=("$rc") S_TMO+=("$tmo") S_CMD+=("$cmd") S_CHECKS+=("$checks")
+		S_REQ+=("$req") S_KEEP+=("$keep")
 	done <"$SCENARIOS"
 	((${#S_NAME[@]} > 0)) || die "no scenario selected (NESTED_ONLY='$ONLY', file $SCENARIOS)"
 }
@@ -496,17 +506,71 @@ copy_with_libs() {
 declare -A R_VERDICT=() R_RC=() R_SECS=() R_WHY=()
 # l1_lines LOG: L1's own lines, without the scenario output it relays ("name| ...")
 l1_lines() { grep -av '^[A-Za-z0-9._-]*| ' "$1" || true; }
+# qemu_cpu_ms: CPU time (user + system, ms) QEMU has used so far, or nothing
+qemu_cpu_ms() {
+	local pid stat
+	pid=$(cat "/proc/$QPID/task/$QPID/children" 2>/dev/null) || return 0
+	pid=${pid%% *}
+	[[ -n $pid ]] && stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+	stat=${stat##*) } # fields after "(comm) ": state is field 3, utime 14, stime 15
+	read -r -a f <<<"$stat"
+	echo $(((f[11] + f[12]) * 1000 / CLK_TCK))
+}
+# qmon CMD...: runs QEMU human-monitor commands on L1's monitor socket, prints the replies
+qmon() {
+	python3 - "$MON" "$@" <<'PY' 2>&1 || true
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+def until_prompt():
+    b = b""
+    while not b.endswith(b"(qemu) "):
+        c = s.recv(65536)
+        if not c:
+            break
+        b += c
+    return b.decode(errors="replace")
+until_prompt()
+for cmd in sys.argv[2:]:
+    s.sendall(cmd.encode() + b"\n")
+    print("### " + cmd)
+    reply = until_prompt().replace("\r", "").rsplit("(qemu) ", 1)[0]
+    print(reply.split("\n", 1)[-1])  # without the monitor's echo of the command
+PY
+}
+# l1_freeze NAME CPU_MS: L1 sat idle while NAME ran: save its state, then kick it with a byte
+# on its serial console (the 8250's receive interrupt takes L1 out of its idle loop)
+l1_freeze() {
+	FREEZES=$((FREEZES + 1))
+	local f=$OUT/l1-freeze-$FREEZES.txt
+	{
+		echo "L1 idle while scenario $1 ran: QEMU used $2 ms of CPU in ${IDLE_WINDOW} s"
+		qmon "info registers" "info lapic" "info pic" "info irq" "info cpus"
+	} >"$f"
+	log "$1: L1 is idle (QEMU used $2 ms of CPU in ${IDLE_WINDOW} s): state in ${f#"$ROOT"/}; kicking it through its serial port"
+	printf '\n' >&"$KICK_FD" || true
+}
 # run_l1 LIST LOG LIMIT: boots L1 for the scenario numbers in LIST (comma-separated, 1-based);
 # sets L1_END to done|fatal|stall:<name>|boot-stall|timeout|exit:<rc>
 run_l1() {
 	local list=$1 logf=$2 limit=$3 append t0 cur="" cur_since="" cur_tmo=0 qrc line elapsed
+	local w_t="" w_ms=0 ms kicked=""
 	append="console=ttyS0 panic=-1 quiet nested_run=$list"
 	[[ $VERBOSE == 1 ]] && append+=" nested_verbose=1"
+	# L1's serial console reads a FIFO we hold open (to kick a frozen L1); its monitor is a
+	# socket (to save the state of a frozen L1)
+	local tmpd
+	tmpd=$(mktemp -d "${TMPDIR:-/tmp}/fastvmm-nested.XXXXXX")
+	MON=$tmpd/monitor.sock
+	mkfifo "$tmpd/serial-in"
+	exec {KICK_FD}<>"$tmpd/serial-in"
 	t0=$(now)
 	timeout -k 10 "$limit" qemu-system-x86_64 -machine q35 -accel "$ACCEL" -cpu qemu64,+svm,+npt \
 		-m "$L1_MEM" -smp "$SMP" -nographic -no-reboot -nic none \
+		-monitor "unix:$MON,server=on,wait=off" \
 		-kernel "$L2_VMLINUZ" -initrd "$L1_IMG" -append "$append" \
-		</dev/null >"$logf" 2>&1 &
+		<"$tmpd/serial-in" >"$logf" 2>&1 &
 	QPID=$!
 	L1_END=""
 	L1_READY=""
@@ -526,14 +590,36 @@ run_l1() {
 		[[ -n $line ]] || continue
 		line=${line#NESTED-BEGIN }
 		if [[ ${line%% *} != "$cur" ]]; then
-			cur=${line%% *} cur_since=$(now) cur_tmo=${line##*timeout=}
+			cur=${line%% *} cur_since=$(now) cur_tmo=${line##*timeout=} w_t="" kicked=""
 		fi
 		if ! l1_lines "$logf" | grep -aqF "NESTED-RESULT $cur "; then
+			# A frozen L1 uses no CPU at all (QEMU waits for an interrupt that never comes);
+			# a working one, even idle, takes its timer ticks.
+			ms=$(qemu_cpu_ms)
+			if [[ -n $ms ]]; then
+				if [[ -z $w_t ]]; then
+					w_t=$(now) w_ms=$ms
+				elif (($(printf '%.0f' "$(since "$w_t")") >= IDLE_WINDOW)); then
+					if ((ms - w_ms < IDLE_MS)); then
+						l1_freeze "$cur" $((ms - w_ms))
+						kicked=$cur
+					elif [[ $kicked == "$cur" ]]; then
+						FREEZES_RECOVERED=$((FREEZES_RECOVERED + 1))
+						log "$cur: L1 runs again after the kick (QEMU used $((ms - w_ms)) ms of CPU in ${IDLE_WINDOW} s)"
+						kicked=""
+					fi
+					w_t=$(now) w_ms=$ms
+				fi
+			fi
 			elapsed=$(since "$cur_since")
 			if ((${elapsed%.*} > cur_tmo + STALL_GRACE)); then
 				L1_END=stall:$cur
 				break
 			fi
+		elif [[ $kicked == "$cur" ]]; then
+			FREEZES_RECOVERED=$((FREEZES_RECOVERED + 1))
+			log "$cur: L1 ran again after the kick and finished the scenario"
+			kicked=""
 		fi
 	done
 	if [[ -n $L1_END ]]; then
@@ -542,6 +628,8 @@ run_l1() {
 	qrc=0
 	wait "$QPID" || qrc=$?
 	QPID=""
+	exec {KICK_FD}>&-
+	rm -rf "$tmpd"
 	L1_SECS=$(since "$t0")
 	if [[ -z $L1_END ]]; then
 		if l1_lines "$logf" | grep -aq 'NESTED-FATAL'; then
@@ -578,6 +666,7 @@ collect() {
 
 main() {
 	local t_all t i n list attempt left progress name inprog fails=0 passes=0 n_missing=0
+	local skips=0 missing f
 	local -a pending still
 	t_all=$(now)
 	[[ $TOTAL_TIMEOUT =~ ^[0-9]+$ ]] || die "NESTED_TIMEOUT must be seconds, got '$TOTAL_TIMEOUT'"
@@ -611,7 +700,7 @@ main() {
 	log "kernel $KREL ready ($(since "$t") s)"
 	PHASES+=" kernel-package=$(since "$t")s"
 	VARS=([KVER]=$KREL)
-	S_NAME=() S_RC=() S_TMO=() S_CMD=() S_CHECKS=() S_FASTVMM=()
+	S_NAME=() S_RC=() S_TMO=() S_CMD=() S_CHECKS=() S_FASTVMM=() S_REQ=() S_KEEP=()
 	parse_scenarios
 	log "${#S_NAME[@]} scenario(s): ${S_NAME[*]}"
 
@@ -689,6 +778,7 @@ main() {
 		printf '%s\n' "${S_TMO[i]}" >"$n/timeout"
 		printf '%s\n' "${S_CMD[i]}" >"$n/cmd"
 		printf '%s' "${S_CHECKS[i]}" >"$n/checks"
+		[[ ${S_KEEP[i]} == 1 ]] && : >"$n/keep"
 	done
 	L1_IMG=$WORK/l1-initrd.img
 	pack "$r" "$L1_IMG" "$L1_COMPRESS"
@@ -698,9 +788,21 @@ main() {
 
 	# Boot L1, again with the scenarios left over if one of them stalled L1 for good.
 	: >"$OUT/l1-console.log"
-	rm -rf "$OUT/scenarios"
+	rm -rf "$OUT/scenarios" "$OUT"/l1-freeze-*.txt
 	pending=()
-	for i in "${!S_NAME[@]}"; do pending+=($((i + 1))); done
+	for i in "${!S_NAME[@]}"; do
+		# requires=FILE,...: a scenario whose files are not in L1 (a real guest image absent
+		# from ../shared/guests, say) is skipped with one line, and L1 never runs it.
+		missing=""
+		for f in ${S_REQ[i]}; do
+			[[ -e $r$f ]] || missing+=" $f"
+		done
+		if [[ -n $missing ]]; then
+			R_VERDICT[${S_NAME[i]}]=SKIP R_WHY[${S_NAME[i]}]="not in L1:$missing"
+			continue
+		fi
+		pending+=($((i + 1)))
+	done
 	attempt=0
 	while ((${#pending[@]} > 0)); do
 		attempt=$((attempt + 1))
@@ -778,6 +880,10 @@ main() {
 			printf '  FAIL     %-24s rc=%-3s %7ss %s%s\n' "$name" "${R_RC[$name]}" "${R_SECS[$name]}" "${R_WHY[$name]:-}" \
 				"${STALLED[$name]:+ (second try; L1 froze during the first)}"
 			;;
+		SKIP)
+			skips=$((skips + 1))
+			printf '  SKIP     %-24s %s\n' "$name" "${R_WHY[$name]}"
+			;;
 		*)
 			n_missing=$((n_missing + 1))
 			printf '  MISSING  %-24s (no result from L1)\n' "$name"
@@ -792,6 +898,16 @@ main() {
 			echo "----- end of $name -----"
 		fi
 	done
+	# "keep" scenarios (batch reports): their whole output, pass or fail
+	for i in "${!S_NAME[@]}"; do
+		name=${S_NAME[i]}
+		if [[ ${S_KEEP[i]} == 1 && ${R_VERDICT[$name]:-} == PASS && -s $OUT/scenarios/$name.log ]]; then
+			echo
+			echo "----- $name: its output ($OUT/scenarios/$name.log) -----"
+			grep -av '^\[[0-9]*\] ' "$OUT/scenarios/$name.log" | tail -n "$TAIL_LINES"
+			echo "----- end of $name -----"
+		fi
+	done
 	if grep -aq 'NESTED-FATAL' "$OUT/l1-console.log"; then
 		echo
 		grep -a -A 20 'NESTED-FATAL' "$OUT/l1-console.log" | head -n 30 || true
@@ -801,8 +917,17 @@ main() {
 	fi
 	echo
 	log "timings:$PHASES total=$(since "$t_all")s"
+	if ((FREEZES > 0)); then
+		log "L1 froze (idle, no CPU) $FREEZES time(s); $FREEZES_RECOVERED ran again after a kick on its serial port (states: ${OUT#"$ROOT"/}/l1-freeze-*.txt)"
+	else
+		log "L1 never froze"
+	fi
 	((n_missing == 0)) || log "$n_missing scenario(s) missing: counted as failed"
-	log "$passes passed, $((fails + n_missing)) failed"
+	if ((skips > 0)); then
+		log "$passes passed, $((fails + n_missing)) failed, $skips skipped"
+	else
+		log "$passes passed, $((fails + n_missing)) failed"
+	fi
 	((fails == 0 && n_missing == 0)) && [[ ${QEMU_TIMED_OUT:-0} != 1 ]]
 }
 
