@@ -798,7 +798,7 @@ main() {
 			[[ -e $r$f ]] || missing+=" $f"
 		done
 		if [[ -n $missing ]]; then
-			R_VERDICT[${S_NAME[i]}]=SKIP R_WHY[${S_NAME[i]}]="not in L1:$missing"
+			R_VERDICT[${S_NAME[i]}]=SKIP R_WHY[${S_NAME[i]}]="skipped: needs$missing, not in L1"
 			continue
 		fi
 		pending+=($((i + 1)))
@@ -917,7 +917,9 @@ main() {
 	fi
 	echo
 	log "timings:$PHASES total=$(since "$t_all")s"
-	if ((FREEZES > 0)); then
+	if ((attempt == 0)); then
+		: # L1 never booted (every scenario skipped)
+	elif ((FREEZES > 0)); then
 		log "L1 froze (idle, no CPU) $FREEZES time(s); $FREEZES_RECOVERED ran again after a kick on its serial port (states: ${OUT#"$ROOT"/}/l1-freeze-*.txt)"
 	else
 		log "L1 never froze"
