@@ -51,7 +51,7 @@ STALL_GRACE=30   # seconds past a scenario's own timeout before the host declare
 IDLE_WINDOW=${NESTED_IDLE_WINDOW:-10} # seconds of QEMU CPU time sampled to spot a frozen L1
 IDLE_MS=${NESTED_IDLE_MS:-20}         # ...less QEMU CPU than this (ms) in a window: L1 froze
                                       # (an idle but working L1 used 50 ms in 10 s here)
-FREEZES=0 FREEZES_RECOVERED=0
+FREEZES=0 FREEZES_RECOVERED=0 STARVED=0
 TAIL_LINES=80    # lines of a failed scenario's output shown on the terminal
 
 L2_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net)
@@ -506,15 +506,20 @@ copy_with_libs() {
 declare -A R_VERDICT=() R_RC=() R_SECS=() R_WHY=()
 # l1_lines LOG: L1's own lines, without the scenario output it relays ("name| ...")
 l1_lines() { grep -av '^[A-Za-z0-9._-]*| ' "$1" || true; }
-# qemu_cpu_ms: CPU time (user + system, ms) QEMU has used so far, or nothing
-qemu_cpu_ms() {
-	local pid stat
+# qemu_sched: "CPU-ms WAIT-ms" for QEMU so far, summed over its threads: time on a CPU, and
+# time spent runnable but waiting for one (/proc/PID/task/*/schedstat), or nothing. A frozen
+# L1 has neither growing; one starved by the host's load (other jobs on the same cores)
+# waits a lot.
+qemu_sched() {
+	local pid t run wait sum_run=0 sum_wait=0
 	pid=$(cat "/proc/$QPID/task/$QPID/children" 2>/dev/null) || return 0
 	pid=${pid%% *}
-	[[ -n $pid ]] && stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
-	stat=${stat##*) } # fields after "(comm) ": state is field 3, utime 14, stime 15
-	read -r -a f <<<"$stat"
-	echo $(((f[11] + f[12]) * 1000 / CLK_TCK))
+	[[ -n $pid && -d /proc/$pid/task ]] || return 0
+	for t in /proc/"$pid"/task/*/schedstat; do
+		read -r run wait _ <"$t" 2>/dev/null || continue
+		sum_run=$((sum_run + run)) sum_wait=$((sum_wait + wait))
+	done
+	echo "$((sum_run / 1000000)) $((sum_wait / 1000000))"
 }
 # qmon CMD...: runs QEMU human-monitor commands on L1's monitor socket, prints the replies
 qmon() {
@@ -539,23 +544,25 @@ for cmd in sys.argv[2:]:
     print(reply.split("\n", 1)[-1])  # without the monitor's echo of the command
 PY
 }
-# l1_freeze NAME CPU_MS: L1 sat idle while NAME ran: save its state, then kick it with a byte
-# on its serial console (the 8250's receive interrupt takes L1 out of its idle loop)
+# l1_freeze NAME CPU_MS WAIT_MS: L1 sat idle while NAME ran: save its state, then kick it
+# with a byte on its serial console (the 8250's receive interrupt takes L1 out of its idle
+# loop)
 l1_freeze() {
 	FREEZES=$((FREEZES + 1))
 	local f=$OUT/l1-freeze-$FREEZES.txt
 	{
-		echo "L1 idle while scenario $1 ran: QEMU used $2 ms of CPU in ${IDLE_WINDOW} s"
+		echo "L1 idle while scenario $1 ran: QEMU ran $2 ms and waited $3 ms for a CPU in ${IDLE_WINDOW} s"
+		echo "host load: $(cat /proc/loadavg)"
 		qmon "info registers" "info lapic" "info pic" "info irq" "info cpus"
 	} >"$f"
-	log "$1: L1 is idle (QEMU used $2 ms of CPU in ${IDLE_WINDOW} s): state in ${f#"$ROOT"/}; kicking it through its serial port"
+	log "$1: L1 is frozen (QEMU ran $2 ms, waited $3 ms for a CPU in ${IDLE_WINDOW} s): state in ${f#"$ROOT"/}; kicking it through its serial port"
 	printf '\n' >&"$KICK_FD" || true
 }
 # run_l1 LIST LOG LIMIT: boots L1 for the scenario numbers in LIST (comma-separated, 1-based);
 # sets L1_END to done|fatal|stall:<name>|boot-stall|timeout|exit:<rc>
 run_l1() {
 	local list=$1 logf=$2 limit=$3 append t0 cur="" cur_since="" cur_tmo=0 qrc line elapsed
-	local w_t="" w_ms=0 ms kicked=""
+	local w_t="" w_ms=0 w_wait=0 ms wms kicked=""
 	append="console=ttyS0 panic=-1 quiet nested_run=$list"
 	[[ $VERBOSE == 1 ]] && append+=" nested_verbose=1"
 	# L1's serial console reads a FIFO we hold open (to kick a frozen L1); its monitor is a
@@ -595,20 +602,23 @@ run_l1() {
 		if ! l1_lines "$logf" | grep -aqF "NESTED-RESULT $cur "; then
 			# A frozen L1 uses no CPU at all (QEMU waits for an interrupt that never comes);
 			# a working one, even idle, takes its timer ticks.
-			ms=$(qemu_cpu_ms)
+			read -r ms wms < <(qemu_sched) || ms=""
 			if [[ -n $ms ]]; then
 				if [[ -z $w_t ]]; then
-					w_t=$(now) w_ms=$ms
+					w_t=$(now) w_ms=$ms w_wait=$wms
 				elif (($(printf '%.0f' "$(since "$w_t")") >= IDLE_WINDOW)); then
-					if ((ms - w_ms < IDLE_MS)); then
-						l1_freeze "$cur" $((ms - w_ms))
+					if ((ms - w_ms < IDLE_MS && wms - w_wait < 1000 * IDLE_WINDOW / 2)); then
+						l1_freeze "$cur" $((ms - w_ms)) $((wms - w_wait))
 						kicked=$cur
+					elif ((ms - w_ms < IDLE_MS)); then
+						STARVED=$((STARVED + 1))
+						log "$cur: L1 starved by the host's load (QEMU ran $((ms - w_ms)) ms, waited $((wms - w_wait)) ms for a CPU in ${IDLE_WINDOW} s; load $(cut -d' ' -f1 /proc/loadavg))"
 					elif [[ $kicked == "$cur" ]]; then
 						FREEZES_RECOVERED=$((FREEZES_RECOVERED + 1))
-						log "$cur: L1 runs again after the kick (QEMU used $((ms - w_ms)) ms of CPU in ${IDLE_WINDOW} s)"
+						log "$cur: L1 runs again after the kick (QEMU ran $((ms - w_ms)) ms in ${IDLE_WINDOW} s)"
 						kicked=""
 					fi
-					w_t=$(now) w_ms=$ms
+					w_t=$(now) w_ms=$ms w_wait=$wms
 				fi
 			fi
 			elapsed=$(since "$cur_since")
@@ -924,6 +934,7 @@ main() {
 	else
 		log "L1 never froze"
 	fi
+	((STARVED == 0)) || log "L1 was starved by the host's load (not frozen) in $STARVED window(s) of ${IDLE_WINDOW} s"
 	((n_missing == 0)) || log "$n_missing scenario(s) missing: counted as failed"
 	if ((skips > 0)); then
 		log "$passes passed, $((fails + n_missing)) failed, $skips skipped"
