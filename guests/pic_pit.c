@@ -127,6 +127,7 @@ void guest_main(const char *cmdline)
 	}
 	if (spurious)
 		fail(5, "interrupts on other PIC lines");
-	print("pic_pit: LVT0 ExtINT; 2 one-shot PIT interrupts through the 8259 (edge), one per arm\n");
+	print("pic_pit: LVT0 ExtINT; 2 one-shot PIT interrupts through the 8259 (edge), one per "
+	      "arm\n");
 	guest_exit(0);
 }
