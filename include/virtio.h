@@ -216,6 +216,9 @@ struct iothread {
 	bool started;
 	struct iothread_handler h[4 * VIRTIO_MAX_DEVS]; /* ioeventfds, io_uring, taps */
 	unsigned nh;
+	/* Called on the I/O thread if it cannot confine itself (it then serves nothing). */
+	void (*on_error)(void *arg, int err);
+	void *err_arg;
 };
 int iothread_init(struct iothread *io);
 /* Watch fd for events; fn runs on the I/O thread. Returns the handler or NULL. */

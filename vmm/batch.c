@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define NOTE_READY    0x80000000u /* a note with this bit: instance (low bits) is ready */
 #define KILL_GRACE_MS 1000        /* SIGTERM → SIGKILL after this long */
@@ -41,6 +42,7 @@ struct batch {
 	struct batch_record *rec; /* MAP_SHARED with every child */
 	size_t rec_len;
 	int note[2]; /* children → launcher: 4-byte notes, atomic (< PIPE_BUF) */
+	int sfd;     /* the launcher's signalfd (children close it) */
 	sigset_t child_mask;
 	regex_t ready_re;
 	bool have_re;
@@ -57,6 +59,7 @@ struct child {
 	struct batch *b;
 	unsigned id;
 	int log_fd;
+	int statm_fd; /* opened before the sandbox: /proc/self/statm at the end */
 	uint64_t t_pattern;
 	unsigned len;
 	char line[512];
@@ -108,11 +111,6 @@ static void child_line(struct child *c)
 	if (!c->len)
 		return;
 	if (b->log_dir[0]) {
-		if (c->log_fd < 0) { /* opened at the first byte: silent guests leave no file */
-			char path[PATH_MAX + 32];
-			snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, c->id);
-			c->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		}
 		if (c->log_fd >= 0)
 			(void)!write(c->log_fd, c->line, c->len);
 	} else if (b->console_fd >= 0) {
@@ -176,11 +174,10 @@ static void child_term(int sig)
 static void child_memory(struct child *c, struct batch_record *r)
 {
 	long page = sysconf(_SC_PAGESIZE) / 1024;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	int fd = c->statm_fd;
 	if (fd >= 0) {
 		char buf[128];
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 		unsigned long long size, res, shared;
 		if (n > 0) {
 			buf[n] = 0;
@@ -239,6 +236,20 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 	c->b = b;
 	c->id = id;
 	c->log_fd = -1;
+	/* Only the write end of the notes is ours; the launcher's signalfd and read end are not. */
+	close(b->sfd);
+	close(b->note[0]);
+	/* Everything this instance opens after setup is opened now: the sandbox (vm_run)
+	 * forbids open(2). The log is created here and removed by the launcher if the guest
+	 * printed nothing; O_NOFOLLOW: a symlink planted in --log-dir is not followed. */
+	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (b->log_dir[0]) {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, id);
+		c->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (c->log_fd < 0)
+			log_warn("%s: %s; this instance's console is lost", path, strerror(errno));
+	}
 	struct sigaction sa = {.sa_handler = child_term};
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -395,6 +406,8 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 	sigset_t set;
 	launcher_signals(&set);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	b->sfd = sfd;
+	bool confined = false;
 	int sig = 0;
 	if (!pid || !state || !ready || sfd < 0) {
 		log_err("batch: cannot set up the launcher: %s", strerror(errno ? errno : ENOMEM));
@@ -428,6 +441,14 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		}
 		if ((next == n || sig) && live == 0)
 			break;
+		/* Every instance is forked: the launcher only waits, reaps and reports now. */
+		if (!confined && (next == n || sig)) {
+			int r = sandbox_apply(SANDBOX_LAUNCHER);
+			if (r < 0)
+				log_warn("batch: sandbox: %s; the launcher runs unconfined",
+				         strerror(-r));
+			confined = true;
+		}
 		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
 		                       {.fd = b->note[0], .events = POLLIN}};
 		int timeout = -1;
@@ -509,11 +530,19 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 	return sig;
 }
 
-/* Remove the log directory we made if no instance wrote to it; say whether it stays. */
-static bool log_dir_keep(struct batch *b)
+/* Remove the log directory we made if no instance wrote to it; say whether it stays. Logs
+ * of silent instances (created empty by the instance) are removed first. */
+static bool log_dir_keep(struct batch *b, unsigned n)
 {
 	if (!b->log_dir[0])
 		return false;
+	for (unsigned i = 0; i < n; i++) {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, i);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+			unlink(path);
+	}
 	if (b->log_dir_made && rmdir(b->log_dir) == 0)
 		return false;
 	return true;
@@ -529,7 +558,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 	b.initrd = initrd;
 	b.t0 = t0;
 	b.launcher = getpid();
-	b.note[0] = b.note[1] = -1;
+	b.note[0] = b.note[1] = b.sfd = -1;
 	unsigned n = cli->n, parallel = cli->parallel && cli->parallel < n ? cli->parallel : n;
 	int status = EXIT_USAGE;
 	FILE *plot = NULL;
@@ -608,7 +637,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		res.launcher_rss_kb = (uint64_t)ru.ru_maxrss;
 	static char kept[PATH_MAX];
-	if (log_dir_keep(&b)) {
+	if (log_dir_keep(&b, n)) {
 		snprintf(kept, sizeof(kept), "%s", b.log_dir);
 		res.log_dir = kept;
 	}

@@ -105,7 +105,8 @@ enum {
 	OPT_DISK,
 	OPT_NET,
 	OPT_MAC,
-	OPT_DISCOVERY
+	OPT_DISCOVERY,
+	OPT_NO_SANDBOX
 };
 
 static const struct option longopts[] = {
@@ -128,6 +129,7 @@ static const struct option longopts[] = {
         {"console", no_argument, NULL, OPT_CONSOLE},
         {"ready", required_argument, NULL, OPT_READY},
         {"plot", required_argument, NULL, OPT_PLOT},
+        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -172,6 +174,8 @@ void config_usage(FILE *out)
 	        "      --console        batch: stream consoles, lines prefixed \"[i] \"\n"
 	        "      --ready REGEX    batch: a console line matching REGEX marks ready\n"
 	        "      --plot FILE      batch: draw the timeline as SVG to FILE\n"
+	        "      --no-sandbox     run without the seccomp filter and keep capabilities\n"
+	        "                       (debugging only; see docs/security.md)\n"
 	        "  -v, --verbose        more diagnostics (repeatable)\n"
 	        "  -h, --help           this help\n"
 	        "  -V, --version        version\n\n"
@@ -368,6 +372,9 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			if (!*optarg)
 				return err_set(e, -EINVAL, "--plot: empty file name");
 			c->plot = optarg;
+			break;
+		case OPT_NO_SANDBOX:
+			c->no_sandbox = true;
 			break;
 		case 'v':
 			c->verbosity++;

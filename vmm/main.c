@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vmm.h"
 
 #ifndef FASTVMM_VERSION
@@ -97,6 +98,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_level = cli.verbosity;
+	if (cli.no_sandbox)
+		sandbox_disable();
 	char defk[PATH_MAX];
 	if (!cli.vm.kernel_path)
 		cli.vm.kernel_path = default_kernel(defk, sizeof(defk));

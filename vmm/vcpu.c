@@ -9,6 +9,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vmm.h"
 #include "x86.h"
 
@@ -16,6 +17,8 @@
 #define KVM_CPUID_SIGNATURE 0x40000000
 #define KVM_CPUID_TIMING    0x40000010 /* EAX: TSC kHz, EBX: LAPIC bus kHz (VMware leaf) */
 #define LAPIC_BUS_KHZ       1000000    /* KVM's LAPIC timer ticks at 1 GHz */
+
+static bool host_is_kvm_pvm(void);
 
 static int set_reason_errno(struct vm *vm, const char *what, unsigned cpu)
 {
@@ -187,6 +190,7 @@ int vcpus_create(struct vm *vm)
 {
 	/* The supported set is the same for every VM: a batch launcher asks once. */
 	bool own = !(vm->shared && vm->shared->cpuid);
+	host_is_kvm_pvm();
 	struct kvm_cpuid2 *cpuid = own ? vcpu_supported_cpuid(vm->kvm_fd) : vm->shared->cpuid;
 	if (!cpuid)
 		return set_reason_errno(vm, "KVM_GET_SUPPORTED_CPUID", 0);
@@ -276,9 +280,13 @@ static void insn_bytes(struct vcpu *v, uint64_t lin, char *out, size_t outlen)
 	}
 }
 
+/* Asked at vCPU creation: a confined vCPU thread may not look at files (vmm/sandbox.c). */
+static int kvm_pvm = -1;
 static bool host_is_kvm_pvm(void)
 {
-	return access("/sys/module/kvm_pvm", F_OK) == 0;
+	if (kvm_pvm < 0)
+		kvm_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	return kvm_pvm;
 }
 
 static void internal_error(struct vcpu *v)
@@ -397,7 +405,14 @@ static void vcpu_loop(struct vcpu *v)
 
 static void *vcpu_thread(void *arg)
 {
-	vcpu_loop(arg);
+	struct vcpu *v = arg;
+	int r = sandbox_apply(SANDBOX_VCPU); /* stacked on the inherited SANDBOX_VMM filter */
+	if (r < 0) {
+		vm_stop(v->vm, VM_FAILED, 0, "vCPU %u: sandbox: %s", v->id, strerror(-r));
+		return NULL;
+	}
+	sandbox_selftest(SANDBOX_VCPU);
+	vcpu_loop(v);
 	return NULL;
 }
 

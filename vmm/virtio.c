@@ -51,6 +51,11 @@ enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d,
 	return k->is_linux ? DISCOVERY_ACPI : DISCOVERY_CMDLINE;
 }
 
+static void io_sandbox_failed(void *arg, int err)
+{
+	vm_stop(arg, VM_FAILED, 0, "I/O thread: sandbox: %s", strerror(-err));
+}
+
 int virtio_setup(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -118,6 +123,8 @@ int virtio_setup(struct vm *vm)
 			return r;
 		}
 	}
+	v->io.on_error = io_sandbox_failed;
+	v->io.err_arg = vm;
 	r = iothread_start(&v->io);
 	if (r < 0)
 		snprintf(vm->reason, sizeof(vm->reason), "I/O thread: %s", strerror(-r));
