@@ -305,6 +305,13 @@ void virtio_mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 
 /* ---- KVM wiring: irqfd for interrupts, ioeventfd per queue for QueueNotify ---- */
 
+void virtio_mmio_renotify(struct virtio_mmio *d, unsigned q)
+{
+	uint64_t one = 1;
+	if (q < VIRTIO_MAX_QUEUES && d->ioeventfd[q] >= 0)
+		(void)!write(d->ioeventfd[q], &one, sizeof(one));
+}
+
 static void ioeventfd_ready(void *opaque, uint32_t events)
 {
 	(void)events;

@@ -69,7 +69,10 @@ static void net_rx(struct virtio_net *n)
 {
 	struct virtio_mmio *d = &n->mmio;
 	bool indirect = d->features & (1ULL << VIRTIO_F_INDIRECT_DESC);
-	for (;;) {
+	/* At most a queue's worth of packets per call; EPOLLIN is level-triggered, so the rest
+	 * comes on the next round, after other handlers (and register access) had the lock. */
+	unsigned budget = d->vq[RXQ].num;
+	for (; budget; budget--) {
 		if (!virtio_mmio_queue_live(d, RXQ) || !virtq_has_avail(&d->vq[RXQ], d->gm)) {
 			n->rx_stalled = true; /* until the driver posts buffers and notifies */
 			break;
@@ -110,7 +113,14 @@ static void net_tx(struct virtio_net *n)
 	struct virtio_mmio *d = &n->mmio;
 	bool indirect = d->features & (1ULL << VIRTIO_F_INDIRECT_DESC);
 	struct virtq_chain *c = &n->tx_chain;
+	/* At most a queue's worth of packets per call: a driver refilling the ring from another
+	 * vCPU must not keep us here, holding the lock register access needs. */
+	unsigned budget = d->vq[TXQ].num;
 	while (virtio_mmio_queue_live(d, TXQ)) {
+		if (!budget--) {
+			virtio_mmio_renotify(d, TXQ);
+			break;
+		}
 		if (!n->tx_blocked) {
 			struct virtq_err e;
 			int r = virtq_pop(&d->vq[TXQ], d->gm, indirect, c, &e);

@@ -189,6 +189,10 @@ void virtio_mmio_fault(struct virtio_mmio *d, const char *why);
 void virtio_mmio_interrupt(struct virtio_mmio *d, uint32_t bits);
 /* Complete a chain and interrupt the driver if it wants one. Lock held. */
 void virtio_mmio_complete(struct virtio_mmio *d, unsigned q, uint16_t head, uint32_t len);
+/* A notify handler that stopped at its per-call budget with work left: make queue q's
+ * notify fire again on the I/O thread (its ioeventfd), after the caller drops the lock. Without
+ * an ioeventfd the rest waits for the driver's next notify. Lock held. */
+void virtio_mmio_renotify(struct virtio_mmio *d, unsigned q);
 /* Whether queue q may be processed now (DRIVER_OK, no fault, queue ready). */
 bool virtio_mmio_queue_live(const struct virtio_mmio *d, unsigned q);
 
@@ -246,6 +250,8 @@ struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
 int virtio_blk_start(struct virtio_blk *b, struct iothread *io);
 /* Waits for in-flight requests, then frees. */
 void virtio_blk_destroy(struct virtio_blk *b);
+/* Host operations (io_uring submissions) so far: what guest requests cost (tests, stats). */
+uint64_t virtio_blk_ops(const struct virtio_blk *b);
 
 int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsigned index,
                       const uint8_t mac[6], const struct guest_mem *gm, unsigned vm_id, char *why,
