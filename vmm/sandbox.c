@@ -85,9 +85,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	char line[256];
 	size_t n = 0, cap = sizeof(line) - 1;
 	unsigned nr = (unsigned)si->si_syscall;
-	const char *name = nr < ARRAY_SIZE(syscall_names) && syscall_names[nr]
-	                           ? syscall_names[nr]
-	                           : "unknown";
+	const char *name =
+	        nr < ARRAY_SIZE(syscall_names) && syscall_names[nr] ? syscall_names[nr] : "unknown";
 	n = put_str(line, n, cap, "fastvmm: sandbox: ");
 	n = put_str(line, n, cap,
 	            thread_role >= 0 ? role_names[thread_role] : "vmm (inherited filter)");
@@ -108,23 +107,44 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
  * (diagnosis of an internal error), interrupt injection without irqfd, the tap offloads a
  * driver negotiates at FEATURES_OK, and TCGETS (stdio's isatty). */
 static const unsigned long allowed_ioctls[] = {
-        KVM_RUN,      KVM_GET_REGS,        KVM_GET_SREGS, KVM_TRANSLATE, KVM_IRQ_LINE,
-        KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI, TUNSETOFFLOAD, TCGETS,
+        KVM_RUN,        KVM_GET_REGS,  KVM_GET_SREGS,
+        KVM_TRANSLATE,  KVM_IRQ_LINE,  KVM_IRQ_LINE_STATUS,
+        KVM_SIGNAL_MSI, TUNSETOFFLOAD, TCGETS,
 };
 
 static int rules_common(scmp_filter_ctx ctx)
 {
 	static const int sys[] = {
-	        SCMP_SYS(read),          SCMP_SYS(write),        SCMP_SYS(readv),
-	        SCMP_SYS(writev),        SCMP_SYS(pread64),      SCMP_SYS(pwrite64),
-	        SCMP_SYS(close),         SCMP_SYS(futex),        SCMP_SYS(rt_sigreturn),
-	        SCMP_SYS(rt_sigprocmask), SCMP_SYS(exit),        SCMP_SYS(exit_group),
-	        SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(clock_nanosleep),
-	        SCMP_SYS(nanosleep),     SCMP_SYS(gettid),       SCMP_SYS(getpid),
-	        SCMP_SYS(madvise),       SCMP_SYS(munmap),       SCMP_SYS(brk),
-	        SCMP_SYS(sched_yield),   SCMP_SYS(restart_syscall), SCMP_SYS(getrandom),
-	        SCMP_SYS(io_uring_enter), SCMP_SYS(epoll_ctl),   SCMP_SYS(fstat),
-	        SCMP_SYS(newfstatat),    SCMP_SYS(lseek),        SCMP_SYS(mremap),
+	        SCMP_SYS(read),
+	        SCMP_SYS(write),
+	        SCMP_SYS(readv),
+	        SCMP_SYS(writev),
+	        SCMP_SYS(pread64),
+	        SCMP_SYS(pwrite64),
+	        SCMP_SYS(close),
+	        SCMP_SYS(futex),
+	        SCMP_SYS(rt_sigreturn),
+	        SCMP_SYS(rt_sigprocmask),
+	        SCMP_SYS(exit),
+	        SCMP_SYS(exit_group),
+	        SCMP_SYS(clock_gettime),
+	        SCMP_SYS(gettimeofday),
+	        SCMP_SYS(clock_nanosleep),
+	        SCMP_SYS(nanosleep),
+	        SCMP_SYS(gettid),
+	        SCMP_SYS(getpid),
+	        SCMP_SYS(madvise),
+	        SCMP_SYS(munmap),
+	        SCMP_SYS(brk),
+	        SCMP_SYS(sched_yield),
+	        SCMP_SYS(restart_syscall),
+	        SCMP_SYS(getrandom),
+	        SCMP_SYS(io_uring_enter),
+	        SCMP_SYS(epoll_ctl),
+	        SCMP_SYS(fstat),
+	        SCMP_SYS(newfstatat),
+	        SCMP_SYS(lseek),
+	        SCMP_SYS(mremap),
 	        SCMP_SYS(mincore), /* gm_resident(): the guest RAM figure of a report */
 	};
 	int r = 0;
@@ -142,9 +162,9 @@ static int rules_common(scmp_filter_ctx ctx)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
 	for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls) && !r; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-		                             (scmp_datum_t)allowed_ioctls[i]));
+		r = seccomp_rule_add(
+		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)allowed_ioctls[i]));
 	/* glibc's pthread_create tries clone3 first and falls back to clone on ENOSYS; clone3's
 	 * flags live in memory a filter cannot read, so it is refused softly everywhere. */
 	if (!r)
@@ -163,10 +183,18 @@ static int rules_io(scmp_filter_ctx ctx)
 static int rules_vmm(scmp_filter_ctx ctx)
 {
 	static const int sys[] = {
-	        SCMP_SYS(set_robust_list), SCMP_SYS(rseq),   SCMP_SYS(sigaltstack),
-	        SCMP_SYS(poll),            SCMP_SYS(ppoll),  SCMP_SYS(pipe2),
-	        SCMP_SYS(pause),           SCMP_SYS(rt_sigsuspend), SCMP_SYS(epoll_wait),
-	        SCMP_SYS(epoll_pwait),     SCMP_SYS(sched_getaffinity), SCMP_SYS(prlimit64),
+	        SCMP_SYS(set_robust_list),
+	        SCMP_SYS(rseq),
+	        SCMP_SYS(sigaltstack),
+	        SCMP_SYS(poll),
+	        SCMP_SYS(ppoll),
+	        SCMP_SYS(pipe2),
+	        SCMP_SYS(pause),
+	        SCMP_SYS(rt_sigsuspend),
+	        SCMP_SYS(epoll_wait),
+	        SCMP_SYS(epoll_pwait),
+	        SCMP_SYS(sched_getaffinity),
+	        SCMP_SYS(prlimit64),
 	};
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
@@ -177,9 +205,9 @@ static int rules_vmm(scmp_filter_ctx ctx)
 		                     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	/* ... and fork() for the teardown holder: these exact flags, no namespaces. */
 	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-		                     SCMP_A0(SCMP_CMP_EQ, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID |
-		                                                  SIGCHLD));
+		r = seccomp_rule_add(
+		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		        SCMP_A0(SCMP_CMP_EQ, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD));
 	/* Threads it starts confine themselves further (sandbox_apply() on the new thread):
 	 * adding a filter, dropping capabilities and NO_NEW_PRIVS can only take away. */
 	if (!r)
@@ -201,8 +229,8 @@ static int rules_vmm(scmp_filter_ctx ctx)
 static int rules_launcher(scmp_filter_ctx ctx)
 {
 	static const int sys[] = {
-	        SCMP_SYS(poll),  SCMP_SYS(ppoll),   SCMP_SYS(wait4),
-	        SCMP_SYS(rmdir), SCMP_SYS(unlink),  SCMP_SYS(getrusage),
+	        SCMP_SYS(poll),  SCMP_SYS(ppoll),         SCMP_SYS(wait4),
+	        SCMP_SYS(rmdir), SCMP_SYS(unlink),        SCMP_SYS(getrusage),
 	        SCMP_SYS(pause), SCMP_SYS(rt_sigsuspend), SCMP_SYS(sigaltstack),
 	};
 	int r = 0;
@@ -231,12 +259,28 @@ static int rules_sanitizer(scmp_filter_ctx ctx)
 {
 #ifdef FASTVMM_SAN
 	static const int sys[] = {
-	        SCMP_SYS(ptrace), SCMP_SYS(clone), SCMP_SYS(openat), SCMP_SYS(open),
-	        SCMP_SYS(getdents64), SCMP_SYS(prctl), SCMP_SYS(wait4), SCMP_SYS(sched_getaffinity),
-	        SCMP_SYS(sigaltstack), SCMP_SYS(getppid), SCMP_SYS(readlink), SCMP_SYS(rt_sigaction),
-	        SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(setrlimit), SCMP_SYS(sched_yield),
-	        SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(kill), SCMP_SYS(tgkill),
-	        SCMP_SYS(uname), SCMP_SYS(getpid),
+	        SCMP_SYS(ptrace),
+	        SCMP_SYS(clone),
+	        SCMP_SYS(openat),
+	        SCMP_SYS(open),
+	        SCMP_SYS(getdents64),
+	        SCMP_SYS(prctl),
+	        SCMP_SYS(wait4),
+	        SCMP_SYS(sched_getaffinity),
+	        SCMP_SYS(sigaltstack),
+	        SCMP_SYS(getppid),
+	        SCMP_SYS(readlink),
+	        SCMP_SYS(rt_sigaction),
+	        SCMP_SYS(prlimit64),
+	        SCMP_SYS(getrlimit),
+	        SCMP_SYS(setrlimit),
+	        SCMP_SYS(sched_yield),
+	        SCMP_SYS(set_robust_list),
+	        SCMP_SYS(rseq),
+	        SCMP_SYS(kill),
+	        SCMP_SYS(tgkill),
+	        SCMP_SYS(uname),
+	        SCMP_SYS(getpid),
 	};
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
