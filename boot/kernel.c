@@ -58,7 +58,9 @@ int kernel_parse(struct kernel_image *k, const char *name, const uint8_t *data, 
 static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t *size, void **map,
                     int *keep_fd, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever,
+	 * before the type check below could refuse it. (No effect on regular files.) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));
 	struct stat st;

@@ -549,7 +549,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsig
 	b->cow = cfg->cow;
 	int r;
 	bool rdonly = cfg->ro || cfg->cow;
-	b->fd = open(cfg->path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK until the type is known: a FIFO must not hang the open (the path may have
+	 * been swapped since main checked it). Cleared below: io_uring would return EAGAIN for
+	 * O_NONBLOCK files instead of waiting. */
+	b->fd = open(cfg->path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	if (b->fd < 0) {
 		r = fail(why, whylen, -errno, "--disk %s: %s", cfg->path, strerror(errno));
 		goto err;
@@ -576,6 +579,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsig
 	} else {
 		r = fail(why, whylen, -EINVAL, "--disk %s: not a regular file or block device",
 		         cfg->path);
+		goto err;
+	}
+	if (fcntl(b->fd, F_SETFL, 0) < 0) {
+		r = fail(why, whylen, -errno, "--disk %s: %s", cfg->path, strerror(errno));
 		goto err;
 	}
 	b->sectors = size / SECTOR;
