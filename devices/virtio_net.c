@@ -250,6 +250,22 @@ int virtio_net_create_fd(struct virtio_net **out, int fd, const char *name, cons
 	return 0;
 }
 
+int virtio_tap_name(const char *tmpl, unsigned id, char *out)
+{
+	/* "fv%u": one predictable tap per instance in batch mode (the instance id). */
+	char buf[64];
+	const char *pct = strchr(tmpl, '%');
+	int n;
+	if (pct && (pct[1] == 'u' || pct[1] == 'd') && !strchr(pct + 1, '%'))
+		n = snprintf(buf, sizeof(buf), "%.*s%u%s", (int)(pct - tmpl), tmpl, id, pct + 2);
+	else
+		n = snprintf(buf, sizeof(buf), "%s", tmpl);
+	if (n < 0 || n >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	memcpy(out, buf, (size_t)n + 1);
+	return 0;
+}
+
 int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsigned index,
                       const uint8_t mac[6], const struct guest_mem *gm, unsigned vm_id, char *why,
                       size_t whylen)
@@ -269,14 +285,12 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 	}
 	struct ifreq ifr = {0};
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (cfg->tap) {
-		/* "fv%u": one predictable tap per instance in batch mode (the instance id). */
-		const char *pct = strchr(cfg->tap, '%');
-		if (pct && (pct[1] == 'u' || pct[1] == 'd') && !strchr(pct + 1, '%'))
-			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s%u%s",
-			         (int)(pct - cfg->tap), cfg->tap, vm_id, pct + 2);
-		else
-			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->tap);
+	if (cfg->tap && virtio_tap_name(cfg->tap, vm_id, ifr.ifr_name) < 0) {
+		snprintf(why, whylen, "--net tap=%s: longer than 15 characters for instance %u",
+		         cfg->tap, vm_id);
+		close(n->tap);
+		free(n);
+		return -ENAMETOOLONG;
 	}
 	int hdr = NET_HDR_LEN;
 	if (ioctl(n->tap, TUNSETIFF, &ifr) < 0 || ioctl(n->tap, TUNSETVNETHDRSZ, &hdr) < 0) {

@@ -261,6 +261,15 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 int virtio_net_create_fd(struct virtio_net **out, int fd, const char *name, const uint8_t mac[6],
                          const struct guest_mem *gm, unsigned vm_id);
 struct virtio_mmio *virtio_net_mmio(struct virtio_net *n);
+/* The tap name for instance `id` from a --net tap=NAME template: "%u" (or "%d"), once, is
+ * replaced by the id. 0, or -ENAMETOOLONG if the result has more than 15 characters (it is
+ * never truncated: two instances must not share a name). out: at least 16 bytes. */
+int virtio_tap_name(const char *tmpl, unsigned id, char *out);
+struct vm_config;
+/* The MAC of NIC `nic` of instance `vm_id`: --mac counts up by one for every NIC of every
+ * instance (base + vm_id * nnets + nic over the last three bytes); without --mac,
+ * 52:54:00:fN:II:II (N: the NIC, II:II: the instance). */
+void virtio_net_mac(const struct vm_config *cfg, unsigned vm_id, unsigned nic, uint8_t mac[6]);
 int virtio_net_start(struct virtio_net *n, struct iothread *io);
 void virtio_net_destroy(struct virtio_net *n);
 
