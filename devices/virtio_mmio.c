@@ -361,10 +361,20 @@ int virtio_mmio_attach(struct virtio_mmio *d, struct vm *vm, struct iothread *io
 		        .fd = fd,
 		        .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
-		if (fd >= 0 && ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioe) == 0 &&
-		    iothread_add(io, fd, EPOLLIN, ioeventfd_ready, d)) {
+		bool assigned = fd >= 0 && ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioe) == 0;
+		if (assigned && iothread_add(io, fd, EPOLLIN, ioeventfd_ready, d)) {
 			d->ioeventfd[q] = fd;
 		} else {
+			/* Assigned but nobody watches it: KVM would swallow every QueueNotify
+			 * into an eventfd nobody reads. Take it back before falling back. */
+			int err = errno;
+			if (assigned) {
+				ioe.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+				if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioe) < 0)
+					log_warn("%s%s: KVM_IOEVENTFD deassign: %s",
+					         log_vm(d->vm_id), d->ops->name, strerror(errno));
+			}
+			errno = err;
 			/* QueueNotify then traps to virtio_mmio_access() on the vCPU thread. */
 			log_info("%s%s: no ioeventfd for queue %u (%s); notify by MMIO exit",
 			         log_vm(d->vm_id), d->ops->name, q, strerror(errno));
