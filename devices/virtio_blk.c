@@ -653,8 +653,16 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		io_uring_submit(&b->ring);
 		while (b->inflight) {
 			struct io_uring_cqe *cqe;
-			if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+			int wr = io_uring_wait_cqe(&b->ring, &cqe);
+			if (wr == -EINTR)
+				continue; /* a signal (a vCPU kick, SIGTERM): not the end */
+			if (wr < 0) {
+				/* Cannot happen on a ring we own; the ring's exit below still
+				 * cancels and waits for what is left. */
+				log_warn("virtio-blk: waiting for %u requests: %s", b->inflight,
+				         strerror(-wr));
 				break;
+			}
 			struct blk_req *r = io_uring_cqe_get_data(cqe);
 			io_uring_cqe_seen(&b->ring, cqe);
 			if (r && --r->pending == 0) {

@@ -430,7 +430,8 @@ void vcpus_kick(struct vm *vm)
 		if (v->run)
 			v->run->immediate_exit = 1;
 		/* The caller's own vCPU sees the stop flag when its handler returns. */
-		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+		if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE) &&
+		    !pthread_equal(v->thread, pthread_self()))
 			pthread_kill(v->thread, SIGUSR1);
 	}
 }
@@ -445,7 +446,8 @@ int vcpus_run(struct vm *vm)
 	/* vcpu 0's thread id must be known before anyone can kick it. */
 	vm->vcpu[0].thread = pthread_self();
 	__atomic_store_n(&vm->vcpu[0].thread_started, true, __ATOMIC_RELEASE);
-	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+	unsigned started = 1;
+	for (unsigned i = 1; i < vm->nr_vcpus; i++, started++) {
 		struct vcpu *v = &vm->vcpu[i];
 		int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (r) {
@@ -458,11 +460,13 @@ int vcpus_run(struct vm *vm)
 	if (atomic_load(&vm->stopping))
 		vcpus_kick(vm);
 	vcpu_loop(&vm->vcpu[0]);
-	for (unsigned i = 1; i < vm->nr_vcpus; i++)
-		if (vm->vcpu[i].thread_started) {
-			pthread_join(vm->vcpu[i].thread, NULL);
-			vm->vcpu[i].thread_started = false;
-		}
-	vm->vcpu[0].thread_started = false;
+	/* Kicks run under stop_lock (vm_stop()): once we hold it no kick is under way, and none
+	 * starts after the flags are cleared, so no thread is signalled after its join. */
+	pthread_mutex_lock(&vm->stop_lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		__atomic_store_n(&vm->vcpu[i].thread_started, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(vm->vcpu[i].thread, NULL);
 	return 0;
 }
