@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,9 +40,16 @@ struct batch {
 	uint64_t t0;
 	pid_t launcher;
 	struct kvm_shared kvm;
-	struct batch_record *rec; /* MAP_SHARED with every child */
+	struct batch_record *rec; /* the launcher's records (private) */
 	size_t rec_len;
-	int note[2]; /* children → launcher: 4-byte notes, atomic (< PIPE_BUF) */
+	/* One page-aligned slot per instance, MAP_SHARED: a child writes its record there and
+	 * unmaps every other slot first, so that no instance can touch another's record. */
+	uint8_t *slots;
+	size_t slot_stride, slots_len;
+	/* children → launcher: 4-byte notes on a datagram socket; the launcher believes a note
+	 * only from the process of the instance it names (SO_PASSCRED). */
+	int note[2];
+	int plot_fd; /* --plot's file: children close it */
 	int sfd;     /* the launcher's signalfd (children close it) */
 	sigset_t child_mask;
 	regex_t ready_re;
@@ -67,6 +75,11 @@ struct child {
 
 /* The one instance of this process, for its SIGTERM handler. */
 static struct child *child_self;
+
+static struct batch_record *slot(const struct batch *b, unsigned i)
+{
+	return (struct batch_record *)(void *)(b->slots + (size_t)i * b->slot_stride);
+}
 
 char *batch_expand_cmdline(const char *tmpl, unsigned id)
 {
@@ -151,7 +164,7 @@ static void child_on_byte(struct vm *vm, uint8_t ch)
 static void child_term(int sig)
 {
 	struct child *c = child_self;
-	struct batch_record *r = &c->b->rec[c->id];
+	struct batch_record *r = slot(c->b, c->id);
 	if (atomic_exchange(&r->claimed, 1))
 		return; /* the normal end is writing it and exits at once */
 	for (int st = 0; st < ST_COUNT; st++)
@@ -196,7 +209,7 @@ static _Noreturn void child_finish(struct child *c)
 {
 	struct batch *b = c->b;
 	struct vm *vm = &c->vm;
-	struct batch_record *r = &b->rec[c->id];
+	struct batch_record *r = slot(b, c->id);
 	uint64_t t_done = now_ns() - b->t0;
 	if (atomic_exchange(&r->claimed, 1))
 		for (;;)
@@ -236,9 +249,17 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 	c->b = b;
 	c->id = id;
 	c->log_fd = -1;
-	/* Only the write end of the notes is ours; the launcher's signalfd and read end are not. */
+	/* Only the write end of the notes and our own record slot are ours; the launcher's
+	 * signalfd, the notes' read end, the plot file and the other slots are not. */
 	close(b->sfd);
 	close(b->note[0]);
+	if (b->plot_fd >= 0)
+		close(b->plot_fd);
+	size_t before = (size_t)id * b->slot_stride, after = before + b->slot_stride;
+	if (before)
+		munmap(b->slots, before);
+	if (after < b->slots_len)
+		munmap(b->slots + after, b->slots_len - after);
 	/* Everything this instance opens after setup is opened now: the sandbox (vm_run)
 	 * forbids open(2). The log is created here and removed by the launcher if the guest
 	 * printed nothing; O_NOFOLLOW: a symlink planted in --log-dir is not followed. */
@@ -346,6 +367,33 @@ static int log_dir_init(struct batch *b)
 
 enum { INST_NEW, INST_RUNNING, INST_FINISHED, INST_REAPED }; /* launcher's view of an instance */
 
+/* One note and the pid the kernel says sent it. 0, or -1 when none is waiting. */
+static int note_recv(struct batch *b, uint32_t *note, pid_t *from)
+{
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} ctl;
+		struct iovec iov = {.iov_base = note, .iov_len = sizeof(*note)};
+		struct msghdr m = {.msg_iov = &iov,
+		                   .msg_iovlen = 1,
+		                   .msg_control = ctl.buf,
+		                   .msg_controllen = sizeof(ctl.buf)};
+		ssize_t got = recvmsg(b->note[0], &m, MSG_DONTWAIT);
+		if (got < 0)
+			return -1;
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		if (got != sizeof(*note) || !cm || cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_CREDENTIALS)
+			continue;
+		struct ucred cr;
+		memcpy(&cr, CMSG_DATA(cm), sizeof(cr));
+		*from = cr.pid;
+		return 0;
+	}
+}
+
 /* Every instance process not yet reaped (a finished one may still be tearing down). */
 static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, int sig)
 {
@@ -354,9 +402,29 @@ static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, i
 			kill(pid[i], sig);
 }
 
-/* A process ended: peak RSS, and a record for one that died without writing its own. */
-static void reaped(struct batch_record *r, int status, const struct rusage *ru)
+/* What an instance wrote in its slot, into the launcher's record: the child is not trusted
+ * (a guest may own it), so the fields the launcher owns stay its own, and the rest is made
+ * safe to print. */
+static void take_record(struct batch *b, unsigned i)
 {
+	struct batch_record *r = &b->rec[i];
+	const struct batch_record *s = slot(b, i);
+	int pid = r->pid;
+	memcpy((void *)r, (const void *)s, sizeof(*r));
+	r->pid = pid;
+	r->signal = 0;
+	uint8_t ok;
+	memcpy(&ok, &s->ok, 1);
+	r->ok = ok == 1;
+	r->reason[sizeof(r->reason) - 1] = 0;
+}
+
+/* A process ended: peak RSS, and a record for one that died without writing its own. */
+static void reaped(struct batch *b, unsigned i, int status, const struct rusage *ru)
+{
+	struct batch_record *r = &b->rec[i];
+	if (atomic_load(&slot(b, i)->written))
+		take_record(b, i);
 	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
 	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
 	if (atomic_load(&r->written))
@@ -460,20 +528,18 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			log_err("batch: poll: %s; stopping every instance", strerror(errno));
 			break;
 		}
-		uint32_t notes[256];
-		ssize_t got;
-		while ((got = read(b->note[0], notes, sizeof(notes))) > 0) {
-			for (size_t k = 0; k < (size_t)got / sizeof(notes[0]); k++) {
-				uint32_t i = notes[k] & ~NOTE_READY;
-				if (i >= n)
-					continue;
-				if (notes[k] & NOTE_READY) {
-					if (!ready[i]++)
-						nready++;
-				} else if (state[i] == INST_RUNNING) {
-					state[i] = INST_FINISHED;
-					inflight--;
-				}
+		uint32_t note;
+		pid_t from;
+		while (note_recv(b, &note, &from) == 0) {
+			uint32_t i = note & ~NOTE_READY;
+			if (i >= n || pid[i] != from)
+				continue; /* not from the instance it names: forged */
+			if (note & NOTE_READY) {
+				if (!ready[i]++)
+					nready++;
+			} else if (state[i] == INST_RUNNING) {
+				state[i] = INST_FINISHED;
+				inflight--;
 			}
 		}
 		struct signalfd_siginfo si;
@@ -496,7 +562,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			for (unsigned i = 0; i < n; i++) {
 				if (pid[i] != p || state[i] == INST_REAPED)
 					continue;
-				reaped(&b->rec[i], status, &ru);
+				reaped(b, i, status, &ru);
 				if (state[i] == INST_RUNNING)
 					inflight--;
 				state[i] = INST_REAPED;
@@ -518,7 +584,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			struct rusage ru;
 			if (state[i] == INST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
 				continue;
-			reaped(&b->rec[i], status, &ru);
+			reaped(b, i, status, &ru);
 			state[i] = INST_REAPED;
 		}
 	}
@@ -558,7 +624,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 	b.initrd = initrd;
 	b.t0 = t0;
 	b.launcher = getpid();
-	b.note[0] = b.note[1] = b.sfd = -1;
+	b.note[0] = b.note[1] = b.sfd = b.plot_fd = -1;
 	unsigned n = cli->n, parallel = cli->parallel && cli->parallel < n ? cli->parallel : n;
 	int status = EXIT_USAGE;
 	FILE *plot = NULL;
@@ -578,6 +644,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		log_err("--plot: '%s': %s", cli->plot, strerror(errno));
 		goto out;
 	}
+	b.plot_fd = plot ? fileno(plot) : -1;
 	b.console_fd = -1;
 	if (cli->console)
 		b.console_fd = cli->vm.json ? STDERR_FILENO : STDOUT_FILENO;
@@ -585,9 +652,18 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		goto out;
 	status = EXIT_VMM_FAILURE;
 	b.rec_len = ALIGN_UP(n * sizeof(*b.rec), 4096);
-	b.rec = mmap(NULL, b.rec_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (b.rec == MAP_FAILED) {
+	b.rec = mmap(NULL, b.rec_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b.slot_stride = ALIGN_UP(sizeof(*b.rec), 4096);
+	b.slots_len = (size_t)n * b.slot_stride;
+	b.slots =
+	        mmap(NULL, b.slots_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b.rec == MAP_FAILED || b.slots == MAP_FAILED) {
+		if (b.rec != MAP_FAILED)
+			munmap(b.rec, b.rec_len);
+		if (b.slots != MAP_FAILED)
+			munmap(b.slots, b.slots_len);
 		b.rec = NULL;
+		b.slots = NULL;
 		log_err("batch: cannot map %u records: %s", n, strerror(errno));
 		goto out;
 	}
@@ -597,8 +673,10 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		b.rec[i].exit_status = EXIT_VMM_FAILURE;
 		snprintf(b.rec[i].reason, sizeof(b.rec[i].reason), "not launched");
 	}
-	if (pipe2(b.note, O_CLOEXEC) < 0 || fcntl(b.note[0], F_SETFL, O_NONBLOCK) < 0) {
-		log_err("batch: pipe: %s", strerror(errno));
+	int one = 1;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, b.note) < 0 ||
+	    setsockopt(b.note[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		log_err("batch: socketpair: %s", strerror(errno));
 		goto out;
 	}
 	/* Not with --json (stdout is the document) nor --console (stdout is the consoles). */
@@ -666,8 +744,10 @@ out:
 	}
 	if (b.log_dir[0] && b.log_dir_made)
 		rmdir(b.log_dir);
-	if (b.rec)
+	if (b.rec) {
 		munmap(b.rec, b.rec_len);
+		munmap(b.slots, b.slots_len);
+	}
 	if (b.note[0] >= 0) {
 		close(b.note[0]);
 		close(b.note[1]);

@@ -229,9 +229,10 @@ static int rules_vmm(scmp_filter_ctx ctx)
 static int rules_launcher(scmp_filter_ctx ctx)
 {
 	static const int sys[] = {
-	        SCMP_SYS(poll),  SCMP_SYS(ppoll),         SCMP_SYS(wait4),
-	        SCMP_SYS(rmdir), SCMP_SYS(unlink),        SCMP_SYS(getrusage),
-	        SCMP_SYS(pause), SCMP_SYS(rt_sigsuspend), SCMP_SYS(sigaltstack),
+	        SCMP_SYS(poll),    SCMP_SYS(ppoll),         SCMP_SYS(wait4),
+	        SCMP_SYS(rmdir),   SCMP_SYS(unlink),        SCMP_SYS(getrusage),
+	        SCMP_SYS(pause),   SCMP_SYS(rt_sigsuspend), SCMP_SYS(sigaltstack),
+	        SCMP_SYS(recvmsg), /* instance notes, with the sender's credentials */
 	};
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)

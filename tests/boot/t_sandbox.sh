@@ -14,6 +14,16 @@ status_of() {
 	done
 }
 
+# shared_bytes PID : bytes of shared anonymous memory (the batch records) PID maps.
+shared_bytes() {
+	local range perms off dev ino path s=0
+	while read -r range perms off dev ino path; do
+		[ "$perms" = rw-s ] && [ "${path%% *}" = /dev/zero ] || continue
+		s=$((s + 0x${range#*-} - 0x${range%-*}))
+	done </proc/"$1"/maps
+	echo "$s"
+}
+
 # wait_ready FILE : until the hang guest has printed its line (≤ 10 s).
 wait_ready() {
 	local i
@@ -74,8 +84,19 @@ if [ "$(grep -c 'waiting forever' "$TMP/sb3.out")" -ge 2 ]; then
 	check_confined "batch launcher" "$pid" 1
 	kids=$(cat /proc/"$pid"/task/*/children)
 	k=0
+	want=$((2 * 4096))
+	got=$(shared_bytes "$pid")
+	if [ "$got" -eq "$want" ]; then ok "batch launcher: one record slot per instance ($got bytes shared)"; else not_ok "batch launcher: $got bytes of shared records, want $want"; fi
 	for c in $kids; do
 		check_confined "batch instance $k" "$c" 1
+		# Nothing of the launcher's or of other instances: no signalfd, only the notes'
+		# write end, only its own record slot (so it cannot forge another's record).
+		fds=$(ls -l /proc/"$c"/fd 2>/dev/null | sed -n 's/.* -> //p')
+		if printf '%s\n' "$fds" | grep -q signalfd; then not_ok "batch instance $k: holds the launcher's signalfd"; else ok "batch instance $k: no signalfd"; fi
+		nsock=$(printf '%s\n' "$fds" | grep -c '^socket:')
+		if [ "$nsock" -eq 1 ]; then ok "batch instance $k: one note endpoint"; else not_ok "batch instance $k: $nsock sockets: $(echo $fds)"; fi
+		got=$(shared_bytes "$c")
+		if [ "$got" -eq 4096 ]; then ok "batch instance $k: only its own record slot"; else not_ok "batch instance $k: $got bytes of shared records mapped"; fi
 		k=$((k + 1))
 	done
 	if [ "$k" -eq 2 ]; then ok "batch: 2 instance processes"; else not_ok "batch: $k instance processes"; fi

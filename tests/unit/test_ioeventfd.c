@@ -24,8 +24,8 @@ static void nothing(struct virtio_mmio *dev, unsigned q)
 	(void)q;
 }
 
-static const struct virtio_dev_ops ops = {.name = "test", .device_id = 2, .nqueues = 1,
-                                          .notify = nothing};
+static const struct virtio_dev_ops ops = {
+        .name = "test", .device_id = 2, .nqueues = 1, .notify = nothing};
 
 static void failed_add_deassigns(void **state)
 {
