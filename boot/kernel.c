@@ -90,6 +90,7 @@ static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t
 		return err_set(e, r, "%s: mmap: %s", path, strerror(-r));
 	if (keep_fd)
 		*keep_fd = fd;
+	gm_guard_range(p, (size_t)st.st_size); /* a truncation must not SIGBUS us */
 	*data = p;
 	*size = (size_t)st.st_size;
 	*map = p;
@@ -109,6 +110,7 @@ int kernel_open(struct kernel_image *k, const char *path, struct err *e)
 	}
 	r = kernel_parse(k, path, data, size, e);
 	if (r < 0) {
+		gm_unguard_range(map);
 		munmap(map, size);
 		close(fd);
 		memset(k, 0, sizeof(*k));
@@ -123,8 +125,10 @@ int kernel_open(struct kernel_image *k, const char *path, struct err *e)
 
 void kernel_close(struct kernel_image *k)
 {
-	if (k->map)
+	if (k->map) {
+		gm_unguard_range(k->map);
 		munmap(k->map, k->map_len);
+	}
 	if (k->has_fd)
 		close(k->fd);
 	memset(k, 0, sizeof(*k));
@@ -143,8 +147,10 @@ int blob_open(struct blob *b, const char *path, uint64_t max, struct err *e)
 
 void blob_close(struct blob *b)
 {
-	if (b->map)
+	if (b->map) {
+		gm_unguard_range(b->map);
 		munmap(b->map, b->map_len);
+	}
 	memset(b, 0, sizeof(*b));
 }
 
