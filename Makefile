@@ -118,6 +118,27 @@ bench-virtio: $(B)/bench/virtio_blk_bench
 	$(B)/bench/virtio_blk_bench
 bench: bench-virtio
 
+# ---- fuzzing (issue 12): one libFuzzer target per guest- or file-facing parser ----
+# Adding a target: tests/fuzz/fuzz_NAME.c, and NAME here.
+FUZZ_TARGETS := kernel virtqueue mmio_blk mmio_net boot_info cli
+FUZZ_TIME    ?= 600
+FUZZ_SMOKE_TIME ?= 10
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/bin/fuzz_%)
+# The library in its own tree, instrumented for coverage (fuzzer-no-link) and sanitizers.
+fuzz-build:
+	$(MAKE) B=$(B)/fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+$(B)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(B)/libfastvmm.a
+	@mkdir -p $(dir $@)
+	@echo '  FUZZ    $@'
+	$(Q)$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(B)/libfastvmm.a $(LDLIBS)
+# Seeds from the tests' own inputs (built guests, tests/fuzz/seeds.sh), then a run of each.
+fuzz fuzz-smoke: T = $(if $(filter fuzz-smoke,$@),$(FUZZ_SMOKE_TIME),$(FUZZ_TIME))
+fuzz fuzz-smoke: fuzz-build all
+	tests/fuzz/run.sh $(B)/fuzz/bin $(B)/guests $(B)/fuzz/corpus $(T) $(FUZZ_TARGETS)
+
 deps:
 	@tests/deps.sh
 
@@ -136,5 +157,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

@@ -491,6 +491,11 @@ static void blk_complete_ready(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&b->mmio.lock);
 }
 
+void virtio_blk_poll(struct virtio_blk *b)
+{
+	blk_complete_ready(b, 0);
+}
+
 static void blk_reset(struct virtio_mmio *d)
 {
 	/* In-flight requests see the new generation and are dropped at completion. */

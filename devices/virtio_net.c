@@ -178,6 +178,11 @@ static void tap_ready(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&n->mmio.lock);
 }
 
+void virtio_net_poll(struct virtio_net *n, uint32_t events)
+{
+	tap_ready(n, events);
+}
+
 static bool net_features_ok(struct virtio_mmio *d, uint64_t f)
 {
 	struct virtio_net *n = d->priv;

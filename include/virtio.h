@@ -250,6 +250,8 @@ struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
 int virtio_blk_start(struct virtio_blk *b, struct iothread *io);
 /* Waits for in-flight requests, then frees. */
 void virtio_blk_destroy(struct virtio_blk *b);
+/* Process the completions that are ready, as the I/O thread does (tests, fuzzing). */
+void virtio_blk_poll(struct virtio_blk *b);
 /* Host operations (io_uring submissions) so far: what guest requests cost (tests, stats). */
 uint64_t virtio_blk_ops(const struct virtio_blk *b);
 
@@ -271,6 +273,8 @@ struct vm_config;
  * 52:54:00:fN:II:II (N: the NIC, II:II: the instance). */
 void virtio_net_mac(const struct vm_config *cfg, unsigned vm_id, unsigned nic, uint8_t mac[6]);
 int virtio_net_start(struct virtio_net *n, struct iothread *io);
+/* The tap handler the I/O thread runs for these epoll events (tests, fuzzing). */
+void virtio_net_poll(struct virtio_net *n, uint32_t events);
 void virtio_net_destroy(struct virtio_net *n);
 
 /* All virtio state of one VM (struct vm points here). */
