@@ -260,28 +260,14 @@ static int rules_sanitizer(scmp_filter_ctx ctx)
 {
 #ifdef FASTVMM_SAN
 	static const int sys[] = {
-	        SCMP_SYS(ptrace),
-	        SCMP_SYS(clone),
-	        SCMP_SYS(openat),
-	        SCMP_SYS(open),
-	        SCMP_SYS(getdents64),
-	        SCMP_SYS(prctl),
-	        SCMP_SYS(wait4),
-	        SCMP_SYS(sched_getaffinity),
-	        SCMP_SYS(sigaltstack),
-	        SCMP_SYS(getppid),
-	        SCMP_SYS(readlink),
-	        SCMP_SYS(rt_sigaction),
-	        SCMP_SYS(prlimit64),
-	        SCMP_SYS(getrlimit),
-	        SCMP_SYS(setrlimit),
-	        SCMP_SYS(sched_yield),
-	        SCMP_SYS(set_robust_list),
-	        SCMP_SYS(rseq),
-	        SCMP_SYS(kill),
-	        SCMP_SYS(tgkill),
-	        SCMP_SYS(uname),
-	        SCMP_SYS(getpid),
+	        SCMP_SYS(ptrace),       SCMP_SYS(clone),       SCMP_SYS(openat),
+	        SCMP_SYS(open),         SCMP_SYS(getdents64),  SCMP_SYS(getdents),
+	        SCMP_SYS(prctl),        SCMP_SYS(wait4),       SCMP_SYS(sched_getaffinity),
+	        SCMP_SYS(sigaltstack),  SCMP_SYS(getppid),     SCMP_SYS(readlink),
+	        SCMP_SYS(rt_sigaction), SCMP_SYS(prlimit64),   SCMP_SYS(getrlimit),
+	        SCMP_SYS(setrlimit),    SCMP_SYS(sched_yield), SCMP_SYS(set_robust_list),
+	        SCMP_SYS(rseq),         SCMP_SYS(kill),        SCMP_SYS(tgkill),
+	        SCMP_SYS(uname),        SCMP_SYS(getpid),
 	};
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
