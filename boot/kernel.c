@@ -58,7 +58,9 @@ int kernel_parse(struct kernel_image *k, const char *name, const uint8_t *data, 
 static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t *size, void **map,
                     int *keep_fd, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever,
+	 * before the type check below could refuse it. (No effect on regular files.) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));
 	struct stat st;
@@ -88,6 +90,7 @@ static int map_file(const char *path, uint64_t max, const uint8_t **data, size_t
 		return err_set(e, r, "%s: mmap: %s", path, strerror(-r));
 	if (keep_fd)
 		*keep_fd = fd;
+	gm_guard_range(p, (size_t)st.st_size); /* a truncation must not SIGBUS us */
 	*data = p;
 	*size = (size_t)st.st_size;
 	*map = p;
@@ -107,6 +110,7 @@ int kernel_open(struct kernel_image *k, const char *path, struct err *e)
 	}
 	r = kernel_parse(k, path, data, size, e);
 	if (r < 0) {
+		gm_unguard_range(map);
 		munmap(map, size);
 		close(fd);
 		memset(k, 0, sizeof(*k));
@@ -121,8 +125,10 @@ int kernel_open(struct kernel_image *k, const char *path, struct err *e)
 
 void kernel_close(struct kernel_image *k)
 {
-	if (k->map)
+	if (k->map) {
+		gm_unguard_range(k->map);
 		munmap(k->map, k->map_len);
+	}
 	if (k->has_fd)
 		close(k->fd);
 	memset(k, 0, sizeof(*k));
@@ -141,8 +147,10 @@ int blob_open(struct blob *b, const char *path, uint64_t max, struct err *e)
 
 void blob_close(struct blob *b)
 {
-	if (b->map)
+	if (b->map) {
+		gm_unguard_range(b->map);
 		munmap(b->map, b->map_len);
+	}
 	memset(b, 0, sizeof(*b));
 }
 

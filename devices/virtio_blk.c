@@ -53,6 +53,15 @@
 #define ID_BYTES      20
 #define RING_ENTRIES  128          /* a fuller batch is submitted in parts (get_sqe) */
 #define MAX_SEG_BYTES (1ULL << 30) /* one discard/write-zeroes range */
+/* Bounds on what one guest request may cost (docs/security.md "Bounds"). A cow read whose
+ * range alternates between overlay and base more than COW_MAX_RUNS times is served by two
+ * operations (the whole range from the base into guest RAM, from the overlay into a bounce
+ * buffer) and a merge by the bitmap at completion, instead of one operation per run: a
+ * hostile guest could otherwise make one request cost a million operations. Bounce buffers
+ * of all requests in flight together stay under COW_BOUNCE_BUDGET; a request that would pass
+ * it waits in the ring until others complete, and one larger than the budget gets IOERR. */
+#define COW_MAX_RUNS      16
+#define COW_BOUNCE_BUDGET (64ULL << 20)
 
 struct virtio_blk {
 	struct virtio_mmio mmio;
@@ -64,7 +73,9 @@ struct virtio_blk {
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned inflight;
-	bool throttled; /* stopped popping at `num` requests in flight */
+	bool throttled; /* stopped popping: `num` in flight, the pop budget, or bounce memory */
+	uint64_t bounce_bytes; /* cow bounce buffers of the requests in flight */
+	uint64_t ops;          /* io_uring operations prepared */
 	char id[ID_BYTES];
 	struct virtq_chain chain; /* scratch for virtq_pop(), under mmio.lock */
 };
@@ -80,6 +91,8 @@ struct blk_req {
 	uint8_t result;
 	uint64_t sector, nsect;    /* cow: the range to mark on success */
 	uint64_t nsect_done_bytes; /* bytes moved by completed readv/writev */
+	uint8_t *bounce;           /* fragmented cow read: the overlay's copy of the range */
+	uint64_t bounce_len;
 	unsigned niov;
 	struct iovec iov[]; /* the data, then per-operation slices */
 };
@@ -100,10 +113,45 @@ static void map_set(struct virtio_blk *b, uint64_t s, uint64_t n)
 		b->cow_map[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
+/* A fragmented cow read completed: the base's bytes are in guest RAM, the overlay's in the
+ * bounce buffer; copy the overlay's sectors over, by the bitmap. One pass over the iovecs and
+ * the sectors: linear in the request's size. */
+static void cow_merge(struct blk_req *r)
+{
+	const struct virtio_blk *b = r->b;
+	unsigned seg = 0;
+	size_t seg_off = 0;
+	for (uint64_t i = 0; i < r->nsect; i++) {
+		bool ovl = map_test(b, r->sector + i);
+		size_t left = SECTOR;
+		const uint8_t *src = r->bounce + i * SECTOR;
+		while (left && seg < r->niov) {
+			size_t n = r->iov[seg].iov_len - seg_off;
+			if (n > left)
+				n = left;
+			if (ovl)
+				memcpy((uint8_t *)r->iov[seg].iov_base + seg_off, src, n);
+			src += n;
+			left -= n;
+			seg_off += n;
+			if (seg_off == r->iov[seg].iov_len) {
+				seg++;
+				seg_off = 0;
+			}
+		}
+	}
+}
+
 static void req_finish(struct blk_req *r)
 {
 	struct virtio_blk *b = r->b;
 	b->inflight--;
+	if (r->bounce) {
+		if (r->result == VIRTIO_BLK_S_OK && r->gen == b->mmio.generation)
+			cow_merge(r);
+		free(r->bounce);
+		b->bounce_bytes -= r->bounce_len;
+	}
 	/* A reset since submission: the ring is not ours to write any more. */
 	if (r->gen == b->mmio.generation) {
 		if (r->result == VIRTIO_BLK_S_OK && b->cow &&
@@ -125,7 +173,14 @@ static struct io_uring_sqe *get_sqe(struct virtio_blk *b)
 		io_uring_submit(&b->ring);
 		sqe = io_uring_get_sqe(&b->ring);
 	}
+	if (sqe)
+		b->ops++;
 	return sqe;
+}
+
+uint64_t virtio_blk_ops(const struct virtio_blk *b)
+{
+	return b->ops;
 }
 
 /* Queue one readv/writev of iov[first..first+n) at byte offset off. */
@@ -169,16 +224,39 @@ static int submit_cow_read(struct blk_req *r, unsigned cap)
 	return 0;
 }
 
-static unsigned count_runs(const struct virtio_blk *b, uint64_t s, uint64_t n)
+/* Runs of overlay/base sectors in [s, s+n), counted up to limit + 1 (the walk stops there:
+ * its cost is bounded too). */
+static unsigned count_runs(const struct virtio_blk *b, uint64_t s, uint64_t n, unsigned limit)
 {
 	unsigned runs = 1;
-	for (uint64_t i = s + 1; i < s + n; i++)
+	for (uint64_t i = s + 1; i < s + n && runs <= limit; i++)
 		runs += map_test(b, i) != map_test(b, i - 1);
 	return runs;
 }
 
+/* A fragmented cow read: two operations, merged at completion (cow_merge()). */
+static int submit_cow_bounce(struct blk_req *r)
+{
+	struct virtio_blk *b = r->b;
+	uint64_t len = r->nsect * SECTOR;
+	r->bounce = malloc(len);
+	if (!r->bounce)
+		return -ENOMEM;
+	r->bounce_len = len;
+	b->bounce_bytes += len;
+	r->iov[r->niov] = (struct iovec){.iov_base = r->bounce, .iov_len = len};
+	int rc = submit_rw(r, b->fd, false, 0, r->niov, r->sector * SECTOR);
+	if (!rc)
+		rc = submit_rw(r, b->ovl_fd, false, r->niov, 1, r->sector * SECTOR);
+	/* Both transfers count towards nsect_done_bytes; expect twice the range. */
+	if (!rc)
+		r->nsect_done_bytes = 0 - len;
+	return rc;
+}
+
 /* Parse and start one request. Returns -EINVAL for a chain that cannot be a request at all
- * (the device then needs a reset); everything else completes with a status. */
+ * (the device then needs a reset), -EAGAIN when it must wait in the ring (bounce budget; the
+ * caller gives the chain back); everything else completes with a status. */
 static int blk_request(struct virtio_blk *b, const struct virtq_chain *c, char *why, size_t whylen)
 {
 	uint8_t hdr[16];
@@ -206,8 +284,24 @@ static int blk_request(struct virtio_blk *b, const struct virtq_chain *c, char *
 	/* used_len is 32 bits: larger transfers (never sent by real drivers) are refused. */
 	bool range_ok = rw && data_len % SECTOR == 0 && data_len < UINT32_MAX &&
 	                sector <= b->sectors && nsect <= b->sectors - sector;
-	if (b->cow && type == VIRTIO_BLK_T_IN && range_ok && nsect)
-		cap += nseg + count_runs(b, sector, nsect);
+	bool bounce = false;
+	if (b->cow && type == VIRTIO_BLK_T_IN && range_ok && nsect) {
+		unsigned runs = count_runs(b, sector, nsect, COW_MAX_RUNS);
+		if (runs > COW_MAX_RUNS) {
+			bounce = true;
+			if (data_len > COW_BOUNCE_BUDGET) {
+				range_ok = false; /* IOERR: no driver sends this much */
+				log_info("%svirtio-blk: fragmented cow read of %" PRIu64
+				         " bytes refused (bounce budget %llu)",
+				         log_vm(b->mmio.vm_id), data_len, COW_BOUNCE_BUDGET);
+			} else if (b->bounce_bytes + data_len > COW_BOUNCE_BUDGET) {
+				return -EAGAIN;
+			}
+			cap += 1;
+		} else {
+			cap += nseg + runs;
+		}
+	}
 	struct blk_req *r = calloc(1, sizeof(*r) + cap * sizeof(struct iovec));
 	if (!r) {
 		snprintf(why, whylen, "out of memory");
@@ -244,7 +338,9 @@ static int blk_request(struct virtio_blk *b, const struct virtq_chain *c, char *
 			r->used_len = (uint32_t)(data_len + 1);
 		if (!data_len)
 			break;
-		if (b->cow && !wr)
+		if (bounce && range_ok)
+			rc = submit_cow_bounce(r);
+		else if (b->cow && !wr)
 			rc = submit_cow_read(r, cap);
 		else
 			rc = submit_rw(r, wr ? fd_w : b->fd, wr, 0, r->niov, sector * SECTOR);
@@ -317,12 +413,21 @@ static void blk_notify(struct virtio_mmio *d, unsigned q)
 {
 	struct virtio_blk *b = d->priv;
 	bool indirect = d->features & (1ULL << VIRTIO_F_INDIRECT_DESC);
+	/* At most a queue's worth of requests per call, counting those that complete at once
+	 * (GET_ID, bad type or range, zero length): a driver refilling the ring from another
+	 * vCPU must not keep us here, holding the lock that register access needs. */
+	unsigned budget = d->vq[q].num;
 	for (;;) {
 		/* A driver may re-offer descriptors it has not got back yet; at most a queue's
 		 * worth of requests is in flight (memory and io_uring stay bounded), the rest
 		 * waits in the ring until completions make room. */
 		if (b->inflight >= d->vq[q].num) {
 			b->throttled = true;
+			break;
+		}
+		if (!budget--) {
+			b->throttled = true;        /* a completion resumes, */
+			virtio_mmio_renotify(d, q); /* or the I/O thread, after the lock is free */
 			break;
 		}
 		struct virtq_err e;
@@ -334,7 +439,13 @@ static void blk_notify(struct virtio_mmio *d, unsigned q)
 			break;
 		}
 		char why[200];
-		if (blk_request(b, &b->chain, why, sizeof(why)) < 0) {
+		int rc = blk_request(b, &b->chain, why, sizeof(why));
+		if (rc == -EAGAIN) {
+			virtq_unpop(&d->vq[q]);
+			b->throttled = true; /* the bounce buffers in flight make room */
+			break;
+		}
+		if (rc < 0) {
 			virtio_mmio_fault(d, why);
 			break;
 		}
@@ -378,6 +489,11 @@ static void blk_complete_ready(void *opaque, uint32_t events)
 		blk_notify(&b->mmio, 0);
 	}
 	pthread_mutex_unlock(&b->mmio.lock);
+}
+
+void virtio_blk_poll(struct virtio_blk *b)
+{
+	blk_complete_ready(b, 0);
 }
 
 static void blk_reset(struct virtio_mmio *d)
@@ -438,7 +554,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsig
 	b->cow = cfg->cow;
 	int r;
 	bool rdonly = cfg->ro || cfg->cow;
-	b->fd = open(cfg->path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK until the type is known: a FIFO must not hang the open (the path may have
+	 * been swapped since main checked it). Cleared below: io_uring would return EAGAIN for
+	 * O_NONBLOCK files instead of waiting. */
+	b->fd = open(cfg->path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	if (b->fd < 0) {
 		r = fail(why, whylen, -errno, "--disk %s: %s", cfg->path, strerror(errno));
 		goto err;
@@ -465,6 +584,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsig
 	} else {
 		r = fail(why, whylen, -EINVAL, "--disk %s: not a regular file or block device",
 		         cfg->path);
+		goto err;
+	}
+	if (fcntl(b->fd, F_SETFL, 0) < 0) {
+		r = fail(why, whylen, -errno, "--disk %s: %s", cfg->path, strerror(errno));
 		goto err;
 	}
 	b->sectors = size / SECTOR;
@@ -535,12 +658,21 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		io_uring_submit(&b->ring);
 		while (b->inflight) {
 			struct io_uring_cqe *cqe;
-			if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+			int wr = io_uring_wait_cqe(&b->ring, &cqe);
+			if (wr == -EINTR)
+				continue; /* a signal (a vCPU kick, SIGTERM): not the end */
+			if (wr < 0) {
+				/* Cannot happen on a ring we own; the ring's exit below still
+				 * cancels and waits for what is left. */
+				log_warn("virtio-blk: waiting for %u requests: %s", b->inflight,
+				         strerror(-wr));
 				break;
+			}
 			struct blk_req *r = io_uring_cqe_get_data(cqe);
 			io_uring_cqe_seen(&b->ring, cqe);
 			if (r && --r->pending == 0) {
 				b->inflight--;
+				free(r->bounce);
 				free(r);
 			}
 		}

@@ -337,6 +337,13 @@ void virtio_mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 
 /* ---- KVM wiring: irqfd for interrupts, ioeventfd per queue for QueueNotify ---- */
 
+void virtio_mmio_renotify(struct virtio_mmio *d, unsigned q)
+{
+	uint64_t one = 1;
+	if (q < VIRTIO_MAX_QUEUES && d->ioeventfd[q] >= 0)
+		(void)!write(d->ioeventfd[q], &one, sizeof(one));
+}
+
 static void ioeventfd_ready(void *opaque, uint32_t events)
 {
 	(void)events;
@@ -386,10 +393,20 @@ int virtio_mmio_attach(struct virtio_mmio *d, struct vm *vm, struct iothread *io
 		        .fd = fd,
 		        .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
-		if (fd >= 0 && ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioe) == 0 &&
-		    iothread_add(io, fd, EPOLLIN, ioeventfd_ready, d)) {
+		bool assigned = fd >= 0 && ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioe) == 0;
+		if (assigned && iothread_add(io, fd, EPOLLIN, ioeventfd_ready, d)) {
 			d->ioeventfd[q] = fd;
 		} else {
+			/* Assigned but nobody watches it: KVM would swallow every QueueNotify
+			 * into an eventfd nobody reads. Take it back before falling back. */
+			int err = errno;
+			if (assigned) {
+				ioe.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+				if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioe) < 0)
+					log_warn("%s%s: KVM_IOEVENTFD deassign: %s",
+					         log_vm(d->vm_id), d->ops->name, strerror(errno));
+			}
+			errno = err;
 			/* QueueNotify then traps to virtio_mmio_access() on the vCPU thread. */
 			log_info("%s%s: no ioeventfd for queue %u (%s); notify by MMIO exit",
 			         log_vm(d->vm_id), d->ops->name, q, strerror(errno));

@@ -69,7 +69,10 @@ static void net_rx(struct virtio_net *n)
 {
 	struct virtio_mmio *d = &n->mmio;
 	bool indirect = d->features & (1ULL << VIRTIO_F_INDIRECT_DESC);
-	for (;;) {
+	/* At most a queue's worth of packets per call; EPOLLIN is level-triggered, so the rest
+	 * comes on the next round, after other handlers (and register access) had the lock. */
+	unsigned budget = d->vq[RXQ].num;
+	for (; budget; budget--) {
 		if (!virtio_mmio_queue_live(d, RXQ) || !virtq_has_avail(&d->vq[RXQ], d->gm)) {
 			n->rx_stalled = true; /* until the driver posts buffers and notifies */
 			break;
@@ -110,7 +113,14 @@ static void net_tx(struct virtio_net *n)
 	struct virtio_mmio *d = &n->mmio;
 	bool indirect = d->features & (1ULL << VIRTIO_F_INDIRECT_DESC);
 	struct virtq_chain *c = &n->tx_chain;
+	/* At most a queue's worth of packets per call: a driver refilling the ring from another
+	 * vCPU must not keep us here, holding the lock register access needs. */
+	unsigned budget = d->vq[TXQ].num;
 	while (virtio_mmio_queue_live(d, TXQ)) {
+		if (!budget--) {
+			virtio_mmio_renotify(d, TXQ);
+			break;
+		}
 		if (!n->tx_blocked) {
 			struct virtq_err e;
 			int r = virtq_pop(&d->vq[TXQ], d->gm, indirect, c, &e);
@@ -166,6 +176,11 @@ static void tap_ready(void *opaque, uint32_t events)
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		net_rx(n);
 	pthread_mutex_unlock(&n->mmio.lock);
+}
+
+void virtio_net_poll(struct virtio_net *n, uint32_t events)
+{
+	tap_ready(n, events);
 }
 
 static bool net_features_ok(struct virtio_mmio *d, uint64_t f)
@@ -240,6 +255,22 @@ int virtio_net_create_fd(struct virtio_net **out, int fd, const char *name, cons
 	return 0;
 }
 
+int virtio_tap_name(const char *tmpl, unsigned id, char *out)
+{
+	/* "fv%u": one predictable tap per instance in batch mode (the instance id). */
+	char buf[64];
+	const char *pct = strchr(tmpl, '%');
+	int n;
+	if (pct && (pct[1] == 'u' || pct[1] == 'd') && !strchr(pct + 1, '%'))
+		n = snprintf(buf, sizeof(buf), "%.*s%u%s", (int)(pct - tmpl), tmpl, id, pct + 2);
+	else
+		n = snprintf(buf, sizeof(buf), "%s", tmpl);
+	if (n < 0 || n >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	memcpy(out, buf, (size_t)n + 1);
+	return 0;
+}
+
 int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsigned index,
                       const uint8_t mac[6], const struct guest_mem *gm, unsigned vm_id, char *why,
                       size_t whylen)
@@ -259,14 +290,12 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 	}
 	struct ifreq ifr = {0};
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (cfg->tap) {
-		/* "fv%u": one predictable tap per instance in batch mode (the instance id). */
-		const char *pct = strchr(cfg->tap, '%');
-		if (pct && (pct[1] == 'u' || pct[1] == 'd') && !strchr(pct + 1, '%'))
-			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s%u%s",
-			         (int)(pct - cfg->tap), cfg->tap, vm_id, pct + 2);
-		else
-			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->tap);
+	if (cfg->tap && virtio_tap_name(cfg->tap, vm_id, ifr.ifr_name) < 0) {
+		snprintf(why, whylen, "--net tap=%s: longer than 15 characters for instance %u",
+		         cfg->tap, vm_id);
+		close(n->tap);
+		free(n);
+		return -ENAMETOOLONG;
 	}
 	int hdr = NET_HDR_LEN;
 	if (ioctl(n->tap, TUNSETIFF, &ifr) < 0 || ioctl(n->tap, TUNSETVNETHDRSZ, &hdr) < 0) {

@@ -22,6 +22,7 @@ struct cli {
 	unsigned n, parallel; /* parallel: in-flight cap, 0 = all */
 	const char *log_dir, *ready, *plot;
 	bool console;
+	bool no_sandbox; /* --no-sandbox: no seccomp filter, capabilities kept */
 };
 
 #define BATCH_MAX 10000 /* largest -n: a sanity bound (one process per instance) */

@@ -64,6 +64,14 @@ int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file);
  * Returns 0 or -errno (the range is then untouched or anonymous again: zero-filled). */
 int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uint64_t len);
 
+/* Mappings of files the VMM reads (the kernel and initrd, guest RAM pages shared with the
+ * kernel file) fault with SIGBUS if the file shrinks under them. Inside a range registered
+ * here such a fault does not kill the process: the page is replaced by zeros and one line
+ * says so (the guest then sees zeros where its file was, and fails in its own way). Guest
+ * RAM from gm_init() is registered by it. 0, or -ENOSPC when the table is full. */
+int gm_guard_range(const void *p, size_t len);
+void gm_unguard_range(const void *p);
+
 /* End of the guest-physical RAM below the MMIO gap (the usable low-RAM ceiling). */
 uint64_t gm_low_end(const struct guest_mem *gm);
 

@@ -191,6 +191,10 @@ void virtio_mmio_fault(struct virtio_mmio *d, const char *why);
 void virtio_mmio_interrupt(struct virtio_mmio *d, uint32_t bits);
 /* Complete a chain and interrupt the driver if it wants one. Lock held. */
 void virtio_mmio_complete(struct virtio_mmio *d, unsigned q, uint16_t head, uint32_t len);
+/* A notify handler that stopped at its per-call budget with work left: make queue q's
+ * notify fire again on the I/O thread (its ioeventfd), after the caller drops the lock. Without
+ * an ioeventfd the rest waits for the driver's next notify. Lock held. */
+void virtio_mmio_renotify(struct virtio_mmio *d, unsigned q);
 /* Whether queue q may be processed now (DRIVER_OK, no fault, queue ready). */
 bool virtio_mmio_queue_live(const struct virtio_mmio *d, unsigned q);
 
@@ -218,6 +222,9 @@ struct iothread {
 	bool started;
 	struct iothread_handler h[4 * VIRTIO_MAX_DEVS]; /* ioeventfds, io_uring, taps */
 	unsigned nh;
+	/* Called on the I/O thread if it cannot confine itself (it then serves nothing). */
+	void (*on_error)(void *arg, int err);
+	void *err_arg;
 };
 int iothread_init(struct iothread *io);
 /* Watch fd for events; fn runs on the I/O thread. Returns the handler or NULL. */
@@ -245,6 +252,10 @@ struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
 int virtio_blk_start(struct virtio_blk *b, struct iothread *io);
 /* Waits for in-flight requests, then frees. */
 void virtio_blk_destroy(struct virtio_blk *b);
+/* Process the completions that are ready, as the I/O thread does (tests, fuzzing). */
+void virtio_blk_poll(struct virtio_blk *b);
+/* Host operations (io_uring submissions) so far: what guest requests cost (tests, stats). */
+uint64_t virtio_blk_ops(const struct virtio_blk *b);
 
 int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsigned index,
                       const uint8_t mac[6], const struct guest_mem *gm, unsigned vm_id, char *why,
@@ -254,7 +265,18 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg, unsign
 int virtio_net_create_fd(struct virtio_net **out, int fd, const char *name, const uint8_t mac[6],
                          const struct guest_mem *gm, unsigned vm_id);
 struct virtio_mmio *virtio_net_mmio(struct virtio_net *n);
+/* The tap name for instance `id` from a --net tap=NAME template: "%u" (or "%d"), once, is
+ * replaced by the id. 0, or -ENAMETOOLONG if the result has more than 15 characters (it is
+ * never truncated: two instances must not share a name). out: at least 16 bytes. */
+int virtio_tap_name(const char *tmpl, unsigned id, char *out);
+struct vm_config;
+/* The MAC of NIC `nic` of instance `vm_id`: --mac counts up by one for every NIC of every
+ * instance (base + vm_id * nnets + nic over the last three bytes); without --mac,
+ * 52:54:00:fN:II:II (N: the NIC, II:II: the instance). */
+void virtio_net_mac(const struct vm_config *cfg, unsigned vm_id, unsigned nic, uint8_t mac[6]);
 int virtio_net_start(struct virtio_net *n, struct iothread *io);
+/* The tap handler the I/O thread runs for these epoll events (tests, fuzzing). */
+void virtio_net_poll(struct virtio_net *n, uint32_t events);
 void virtio_net_destroy(struct virtio_net *n);
 
 /* All virtio state of one VM (struct vm points here). */

@@ -9,6 +9,7 @@ pkgs=(
 	linux-libc-dev    # <linux/kvm.h>
 	libcmocka-dev     # unit tests
 	liburing-dev      # virtio-blk backend
+	libseccomp-dev    # the sandbox (vmm/sandbox.c; linked statically)
 	libfdt-dev
 	python3           # JSON validation in boot tests
 	iproute2          # network namespaces for net tests

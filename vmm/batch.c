@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "batch.h"
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define NOTE_READY    0x80000000u /* a note with this bit: instance (low bits) is ready */
 #define KILL_GRACE_MS 1000        /* SIGTERM → SIGKILL after this long */
@@ -40,9 +42,17 @@ struct batch {
 	uint64_t t0;
 	pid_t launcher;
 	struct kvm_shared kvm;
-	struct batch_record *rec; /* MAP_SHARED with every child */
+	struct batch_record *rec; /* the launcher's records (private) */
 	size_t rec_len;
-	int note[2]; /* children → launcher: 4-byte notes, atomic (< PIPE_BUF) */
+	/* One page-aligned slot per instance, MAP_SHARED: a child writes its record there and
+	 * unmaps every other slot first, so that no instance can touch another's record. */
+	uint8_t *slots;
+	size_t slot_stride, slots_len;
+	/* children → launcher: 4-byte notes on a datagram socket; the launcher believes a note
+	 * only from the process of the instance it names (SO_PASSCRED). */
+	int note[2];
+	int plot_fd; /* --plot's file: children close it */
+	int sfd;     /* the launcher's signalfd (children close it) */
 	sigset_t child_mask;
 	regex_t ready_re;
 	bool have_re;
@@ -59,6 +69,8 @@ struct child {
 	struct batch *b;
 	unsigned id;
 	int log_fd;
+	int statm_fd; /* opened before the sandbox: /proc/self/statm at the end */
+	int smaps_fd; /* and /proc/self/smaps_rollup */
 	uint64_t t_pattern;
 	unsigned len;
 	char line[512];
@@ -66,6 +78,11 @@ struct child {
 
 /* The one instance of this process, for its SIGTERM handler. */
 static struct child *child_self;
+
+static struct batch_record *slot(const struct batch *b, unsigned i)
+{
+	return (struct batch_record *)(void *)(b->slots + (size_t)i * b->slot_stride);
+}
 
 char *batch_expand_cmdline(const char *tmpl, unsigned id)
 {
@@ -110,11 +127,6 @@ static void child_line(struct child *c)
 	if (!c->len)
 		return;
 	if (b->log_dir[0]) {
-		if (c->log_fd < 0) { /* opened at the first byte: silent guests leave no file */
-			char path[PATH_MAX + 32];
-			snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, c->id);
-			c->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		}
 		if (c->log_fd >= 0)
 			(void)!write(c->log_fd, c->line, c->len);
 	} else if (b->console_fd >= 0) {
@@ -155,7 +167,7 @@ static void child_on_byte(struct vm *vm, uint8_t ch)
 static void child_term(int sig)
 {
 	struct child *c = child_self;
-	struct batch_record *r = &c->b->rec[c->id];
+	struct batch_record *r = slot(c->b, c->id);
 	if (atomic_exchange(&r->claimed, 1))
 		return; /* the normal end is writing it and exits at once */
 	for (int st = 0; st < ST_COUNT; st++)
@@ -184,34 +196,30 @@ static void child_memory(struct child *c, struct batch_record *r)
 {
 	unsigned long long rss = 0, anon = 0;
 	bool have_rss = false, have_anon = false;
-	FILE *f = fopen("/proc/self/smaps_rollup", "re");
-	if (f) {
-		char line[128];
-		while (fgets(line, sizeof(line), f)) {
+	char buf[4096];
+	ssize_t n = c->smaps_fd >= 0 ? pread(c->smaps_fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n > 0) {
+		buf[n] = 0;
+		for (char *line = buf; line; line = strchr(line, '\n')) {
+			line += *line == '\n';
 			if (sscanf(line, "Rss: %llu kB", &rss) == 1)
 				have_rss = true;
 			else if (sscanf(line, "Anonymous: %llu kB", &anon) == 1)
 				have_anon = true;
 		}
-		fclose(f);
 	}
 	if (have_rss && have_anon && anon <= rss) {
 		r->rss_kb = rss;
 		r->rss_file_kb = rss - anon;
-	} else {
+	} else if (c->statm_fd >= 0) {
 		long page = sysconf(_SC_PAGESIZE) / 1024;
-		int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			char buf[128];
-			ssize_t n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			unsigned long long size, res, shared;
-			if (n > 0) {
-				buf[n] = 0;
-				if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
-					r->rss_kb = res * (unsigned long long)page;
-					r->rss_file_kb = shared * (unsigned long long)page;
-				}
+		n = pread(c->statm_fd, buf, sizeof(buf) - 1, 0);
+		unsigned long long size, res, shared;
+		if (n > 0) {
+			buf[n] = 0;
+			if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
+				r->rss_kb = res * (unsigned long long)page;
+				r->rss_file_kb = shared * (unsigned long long)page;
 			}
 		}
 	}
@@ -224,7 +232,7 @@ static _Noreturn void child_finish(struct child *c)
 {
 	struct batch *b = c->b;
 	struct vm *vm = &c->vm;
-	struct batch_record *r = &b->rec[c->id];
+	struct batch_record *r = slot(b, c->id);
 	uint64_t t_done = now_ns() - b->t0;
 	if (atomic_exchange(&r->claimed, 1))
 		for (;;)
@@ -264,6 +272,29 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 	c->b = b;
 	c->id = id;
 	c->log_fd = -1;
+	/* Only the write end of the notes and our own record slot are ours; the launcher's
+	 * signalfd, the notes' read end, the plot file and the other slots are not. */
+	close(b->sfd);
+	close(b->note[0]);
+	if (b->plot_fd >= 0)
+		close(b->plot_fd);
+	size_t before = (size_t)id * b->slot_stride, after = before + b->slot_stride;
+	if (before)
+		munmap(b->slots, before);
+	if (after < b->slots_len)
+		munmap(b->slots + after, b->slots_len - after);
+	/* Everything this instance opens after setup is opened now: the sandbox (vm_run)
+	 * forbids open(2). The log is created here and removed by the launcher if the guest
+	 * printed nothing; O_NOFOLLOW: a symlink planted in --log-dir is not followed. */
+	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	c->smaps_fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+	if (b->log_dir[0]) {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, id);
+		c->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (c->log_fd < 0)
+			log_warn("%s: %s; this instance's console is lost", path, strerror(errno));
+	}
 	struct sigaction sa = {.sa_handler = child_term};
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -360,6 +391,33 @@ static int log_dir_init(struct batch *b)
 
 enum { INST_NEW, INST_RUNNING, INST_FINISHED, INST_REAPED }; /* launcher's view of an instance */
 
+/* One note and the pid the kernel says sent it. 0, or -1 when none is waiting. */
+static int note_recv(struct batch *b, uint32_t *note, pid_t *from)
+{
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} ctl;
+		struct iovec iov = {.iov_base = note, .iov_len = sizeof(*note)};
+		struct msghdr m = {.msg_iov = &iov,
+		                   .msg_iovlen = 1,
+		                   .msg_control = ctl.buf,
+		                   .msg_controllen = sizeof(ctl.buf)};
+		ssize_t got = recvmsg(b->note[0], &m, MSG_DONTWAIT);
+		if (got < 0)
+			return -1;
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		if (got != sizeof(*note) || !cm || cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_CREDENTIALS)
+			continue;
+		struct ucred cr;
+		memcpy(&cr, CMSG_DATA(cm), sizeof(cr));
+		*from = cr.pid;
+		return 0;
+	}
+}
+
 /* Every instance process not yet reaped (a finished one may still be tearing down). */
 static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, int sig)
 {
@@ -368,9 +426,29 @@ static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, i
 			kill(pid[i], sig);
 }
 
-/* A process ended: peak RSS, and a record for one that died without writing its own. */
-static void reaped(struct batch_record *r, int status, const struct rusage *ru)
+/* What an instance wrote in its slot, into the launcher's record: the child is not trusted
+ * (a guest may own it), so the fields the launcher owns stay its own, and the rest is made
+ * safe to print. */
+static void take_record(struct batch *b, unsigned i)
 {
+	struct batch_record *r = &b->rec[i];
+	const struct batch_record *s = slot(b, i);
+	int pid = r->pid;
+	memcpy((void *)r, (const void *)s, sizeof(*r));
+	r->pid = pid;
+	r->signal = 0;
+	uint8_t ok;
+	memcpy(&ok, &s->ok, 1);
+	r->ok = ok == 1;
+	r->reason[sizeof(r->reason) - 1] = 0;
+}
+
+/* A process ended: peak RSS, and a record for one that died without writing its own. */
+static void reaped(struct batch *b, unsigned i, int status, const struct rusage *ru)
+{
+	struct batch_record *r = &b->rec[i];
+	if (atomic_load(&slot(b, i)->written))
+		take_record(b, i);
 	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
 	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
 	if (atomic_load(&r->written))
@@ -420,6 +498,8 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 	sigset_t set;
 	launcher_signals(&set);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	b->sfd = sfd;
+	bool confined = false;
 	int sig = 0;
 	if (!pid || !state || !ready || sfd < 0) {
 		log_err("batch: cannot set up the launcher: %s", strerror(errno ? errno : ENOMEM));
@@ -453,6 +533,14 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		}
 		if ((next == n || sig) && live == 0)
 			break;
+		/* Every instance is forked: the launcher only waits, reaps and reports now. */
+		if (!confined && (next == n || sig)) {
+			int r = sandbox_apply(SANDBOX_LAUNCHER);
+			if (r < 0)
+				log_warn("batch: sandbox: %s; the launcher runs unconfined",
+				         strerror(-r));
+			confined = true;
+		}
 		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
 		                       {.fd = b->note[0], .events = POLLIN}};
 		int timeout = -1;
@@ -464,20 +552,18 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			log_err("batch: poll: %s; stopping every instance", strerror(errno));
 			break;
 		}
-		uint32_t notes[256];
-		ssize_t got;
-		while ((got = read(b->note[0], notes, sizeof(notes))) > 0) {
-			for (size_t k = 0; k < (size_t)got / sizeof(notes[0]); k++) {
-				uint32_t i = notes[k] & ~NOTE_READY;
-				if (i >= n)
-					continue;
-				if (notes[k] & NOTE_READY) {
-					if (!ready[i]++)
-						nready++;
-				} else if (state[i] == INST_RUNNING) {
-					state[i] = INST_FINISHED;
-					inflight--;
-				}
+		uint32_t note;
+		pid_t from;
+		while (note_recv(b, &note, &from) == 0) {
+			uint32_t i = note & ~NOTE_READY;
+			if (i >= n || pid[i] != from)
+				continue; /* not from the instance it names: forged */
+			if (note & NOTE_READY) {
+				if (!ready[i]++)
+					nready++;
+			} else if (state[i] == INST_RUNNING) {
+				state[i] = INST_FINISHED;
+				inflight--;
 			}
 		}
 		struct signalfd_siginfo si;
@@ -500,7 +586,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			for (unsigned i = 0; i < n; i++) {
 				if (pid[i] != p || state[i] == INST_REAPED)
 					continue;
-				reaped(&b->rec[i], status, &ru);
+				reaped(b, i, status, &ru);
 				if (state[i] == INST_RUNNING)
 					inflight--;
 				state[i] = INST_REAPED;
@@ -522,7 +608,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			struct rusage ru;
 			if (state[i] == INST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
 				continue;
-			reaped(&b->rec[i], status, &ru);
+			reaped(b, i, status, &ru);
 			state[i] = INST_REAPED;
 		}
 	}
@@ -534,11 +620,19 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 	return sig;
 }
 
-/* Remove the log directory we made if no instance wrote to it; say whether it stays. */
-static bool log_dir_keep(struct batch *b)
+/* Remove the log directory we made if no instance wrote to it; say whether it stays. Logs
+ * of silent instances (created empty by the instance) are removed first. */
+static bool log_dir_keep(struct batch *b, unsigned n)
 {
 	if (!b->log_dir[0])
 		return false;
+	for (unsigned i = 0; i < n; i++) {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, i);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+			unlink(path);
+	}
 	if (b->log_dir_made && rmdir(b->log_dir) == 0)
 		return false;
 	return true;
@@ -554,7 +648,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 	b.initrd = initrd;
 	b.t0 = t0;
 	b.launcher = getpid();
-	b.note[0] = b.note[1] = -1;
+	b.note[0] = b.note[1] = b.sfd = b.plot_fd = -1;
 	unsigned n = cli->n, parallel = cli->parallel && cli->parallel < n ? cli->parallel : n;
 	int status = EXIT_USAGE;
 	FILE *plot = NULL;
@@ -574,6 +668,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		log_err("--plot: '%s': %s", cli->plot, strerror(errno));
 		goto out;
 	}
+	b.plot_fd = plot ? fileno(plot) : -1;
 	b.console_fd = -1;
 	if (cli->console)
 		b.console_fd = cli->vm.json ? STDERR_FILENO : STDOUT_FILENO;
@@ -581,9 +676,18 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		goto out;
 	status = EXIT_VMM_FAILURE;
 	b.rec_len = ALIGN_UP(n * sizeof(*b.rec), 4096);
-	b.rec = mmap(NULL, b.rec_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (b.rec == MAP_FAILED) {
+	b.rec = mmap(NULL, b.rec_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b.slot_stride = ALIGN_UP(sizeof(*b.rec), 4096);
+	b.slots_len = (size_t)n * b.slot_stride;
+	b.slots =
+	        mmap(NULL, b.slots_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b.rec == MAP_FAILED || b.slots == MAP_FAILED) {
+		if (b.rec != MAP_FAILED)
+			munmap(b.rec, b.rec_len);
+		if (b.slots != MAP_FAILED)
+			munmap(b.slots, b.slots_len);
 		b.rec = NULL;
+		b.slots = NULL;
 		log_err("batch: cannot map %u records: %s", n, strerror(errno));
 		goto out;
 	}
@@ -593,8 +697,10 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 		b.rec[i].exit_status = EXIT_VMM_FAILURE;
 		snprintf(b.rec[i].reason, sizeof(b.rec[i].reason), "not launched");
 	}
-	if (pipe2(b.note, O_CLOEXEC) < 0 || fcntl(b.note[0], F_SETFL, O_NONBLOCK) < 0) {
-		log_err("batch: pipe: %s", strerror(errno));
+	int one = 1;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, b.note) < 0 ||
+	    setsockopt(b.note[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		log_err("batch: socketpair: %s", strerror(errno));
 		goto out;
 	}
 	/* Not with --json (stdout is the document) nor --console (stdout is the consoles). */
@@ -633,7 +739,7 @@ int batch_run(const struct cli *cli, const struct kernel_image *k, const struct 
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		res.launcher_rss_kb = (uint64_t)ru.ru_maxrss;
 	static char kept[PATH_MAX];
-	if (log_dir_keep(&b)) {
+	if (log_dir_keep(&b, n)) {
 		snprintf(kept, sizeof(kept), "%s", b.log_dir);
 		res.log_dir = kept;
 	}
@@ -662,8 +768,10 @@ out:
 	}
 	if (b.log_dir[0] && b.log_dir_made)
 		rmdir(b.log_dir);
-	if (b.rec)
+	if (b.rec) {
 		munmap(b.rec, b.rec_len);
+		munmap(b.slots, b.slots_len);
+	}
 	if (b.note[0] >= 0) {
 		close(b.note[0]);
 		close(b.note[1]);

@@ -1,12 +1,14 @@
 /* vmm/config.c — argv → struct cli (getopt_long). Pure: reports, never prints or exits. */
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "virtio.h"
 
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -105,7 +107,8 @@ enum {
 	OPT_DISK,
 	OPT_NET,
 	OPT_MAC,
-	OPT_DISCOVERY
+	OPT_DISCOVERY,
+	OPT_NO_SANDBOX
 };
 
 static const struct option longopts[] = {
@@ -128,6 +131,7 @@ static const struct option longopts[] = {
         {"console", no_argument, NULL, OPT_CONSOLE},
         {"ready", required_argument, NULL, OPT_READY},
         {"plot", required_argument, NULL, OPT_PLOT},
+        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -172,6 +176,8 @@ void config_usage(FILE *out)
 	        "      --console        batch: stream consoles, lines prefixed \"[i] \"\n"
 	        "      --ready REGEX    batch: a console line matching REGEX marks ready\n"
 	        "      --plot FILE      batch: draw the timeline as SVG to FILE\n"
+	        "      --no-sandbox     run without the seccomp filter and keep capabilities\n"
+	        "                       (debugging only; see docs/security.md)\n"
 	        "  -v, --verbose        more diagnostics (repeatable)\n"
 	        "  -h, --help           this help\n"
 	        "  -V, --version        version\n\n"
@@ -217,10 +223,14 @@ int parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
 	char tail;
-	if (!s ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-	           &tail) != 6 ||
-	    strlen(s) != 17)
+	if (!s || strlen(s) != 17)
+		return -EINVAL;
+	/* Exactly hh:hh:hh:hh:hh:hh; sscanf's %x alone would take "+2", " 2" or "-1". */
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+	           &tail) != 6)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)v[i];
@@ -369,6 +379,9 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 				return err_set(e, -EINVAL, "--plot: empty file name");
 			c->plot = optarg;
 			break;
+		case OPT_NO_SANDBOX:
+			c->no_sandbox = true;
+			break;
 		case 'v':
 			c->verbosity++;
 			break;
@@ -397,6 +410,15 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 	}
 	if (c->console && c->log_dir)
 		return err_set(e, -EINVAL, "--console: cannot be combined with --log-dir");
+	/* A tap name template must fit for the largest instance id it is expanded with. */
+	for (unsigned i = 0; i < c->vm.nnets; i++) {
+		char name[IFNAMSIZ];
+		unsigned last = c->n ? c->n - 1 : 0;
+		if (c->vm.net[i].tap && virtio_tap_name(c->vm.net[i].tap, last, name) < 0)
+			return err_set(e, -EINVAL,
+			               "--net tap=%s: longer than 15 characters for instance %u",
+			               c->vm.net[i].tap, last);
+	}
 	if (!c->vm.cmdline)
 		c->vm.cmdline = DEFAULT_CMDLINE;
 	return CONFIG_RUN;

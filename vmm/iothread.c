@@ -9,6 +9,7 @@
 
 #include "cc.h"
 #include "log.h"
+#include "sandbox.h"
 #include "virtio.h"
 
 int iothread_init(struct iothread *io)
@@ -56,6 +57,14 @@ int iothread_mod(struct iothread *io, struct iothread_handler *h, uint32_t event
 static void *iothread_main(void *arg)
 {
 	struct iothread *io = arg;
+	/* First, before any guest-driven work reaches this thread. */
+	int r = sandbox_apply(SANDBOX_IO);
+	if (r < 0) {
+		if (io->on_error)
+			io->on_error(io->err_arg, r);
+		return NULL;
+	}
+	sandbox_selftest(SANDBOX_IO);
 	for (;;) {
 		struct epoll_event ev[16];
 		int n = epoll_wait(io->epfd, ev, (int)ARRAY_SIZE(ev), -1);

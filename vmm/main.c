@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "batch.h"
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vmm.h"
 
 #ifndef FASTVMM_VERSION
@@ -97,6 +99,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_level = cli.verbosity;
+	if (cli.no_sandbox)
+		sandbox_disable();
 	char defk[PATH_MAX];
 	if (!cli.vm.kernel_path)
 		cli.vm.kernel_path = default_kernel(defk, sizeof(defk));
@@ -107,11 +111,19 @@ int main(int argc, char **argv)
 		log_err("%s", e.msg);
 		return EXIT_USAGE;
 	}
-	/* Disk images: a missing or unwritable file is a bad argument, not a VMM failure. */
+	/* Disk images: a missing, unwritable or unusable file is a bad argument, not a VMM
+	 * failure (a directory or a FIFO would fail later, or hang, in the devices stage). */
 	for (unsigned i = 0; i < cli.vm.ndisks; i++) {
 		const struct disk_cfg *d = &cli.vm.disk[i];
-		if (access(d->path, R_OK | (d->ro || d->cow ? 0 : W_OK)) < 0) {
-			log_err("--disk %s: %s", d->path, strerror(errno));
+		struct stat st;
+		const char *why = NULL;
+		if (access(d->path, R_OK | (d->ro || d->cow ? 0 : W_OK)) < 0 ||
+		    stat(d->path, &st) < 0)
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			why = "not a regular file or block device";
+		if (why) {
+			log_err("--disk %s: %s", d->path, why);
 			kernel_close(&kernel);
 			return EXIT_USAGE;
 		}

@@ -1,6 +1,8 @@
 /* vmm/memory.c — guest RAM, and the ONE bounds-checked guest-physical → host translation.
  * No other file does arithmetic on a guest RAM base pointer. */
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,71 @@
 #include "cc.h"
 #include "guest_mem.h"
 #include "layout.h"
+
+/* ---- SIGBUS from a file that shrank under one of our mappings ---- */
+
+#define GUARD_SLOTS 64
+static struct {
+	_Atomic uintptr_t lo, hi; /* [lo, hi); lo == 0: free */
+} guards[GUARD_SLOTS];
+static atomic_bool guard_logged;
+static struct sigaction old_bus;
+
+/* Async-signal-safe: atomics, mmap, write. */
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t lo = atomic_load(&guards[i].lo), hi = atomic_load(&guards[i].hi);
+		if (!lo || a < lo || a >= hi || si->si_code != BUS_ADRERR)
+			continue;
+		void *page = (void *)(a & ~(uintptr_t)4095);
+		if (mmap(page, 4096, PROT_READ | PROT_WRITE,
+		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			break;
+		if (!atomic_exchange(&guard_logged, true)) {
+			static const char msg[] =
+			        "fastvmm: a file mapped into memory (the kernel, "
+			        "initrd or guest RAM shared with it) was truncated "
+			        "while in use; its missing pages read as zeros\n";
+			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		}
+		return; /* the access is retried on the zero page */
+	}
+	/* Not ours: whatever was there before (default: die), on the retried access. */
+	if (old_bus.sa_flags & SA_SIGINFO && old_bus.sa_sigaction) {
+		old_bus.sa_sigaction(sig, si, uc);
+		return;
+	}
+	signal(SIGBUS, old_bus.sa_handler == SIG_IGN ? SIG_DFL : old_bus.sa_handler);
+}
+
+int gm_guard_range(const void *p, size_t len)
+{
+	static atomic_bool installed;
+	if (!atomic_exchange(&installed, true)) {
+		struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, &old_bus);
+	}
+	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t expect = 0;
+		if (atomic_compare_exchange_strong(&guards[i].lo, &expect, (uintptr_t)p)) {
+			atomic_store(&guards[i].hi, (uintptr_t)p + len);
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+void gm_unguard_range(const void *p)
+{
+	for (unsigned i = 0; i < GUARD_SLOTS; i++)
+		if (atomic_load(&guards[i].lo) == (uintptr_t)p) {
+			atomic_store(&guards[i].hi, 0);
+			atomic_store(&guards[i].lo, 0);
+		}
+}
 
 /* Guest RAM is never part of a core dump, nor copied into a forked child (fastvmm forks a
  * teardown holder after the run; page-table copies of a big guest would cost milliseconds). */
@@ -33,6 +100,7 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 	if (p == MAP_FAILED)
 		return -errno;
 	ram_advise(p, size);
+	gm_guard_range(p, size); /* kernel pages shared from the file (gm_map_file) */
 	gm->map = p;
 	gm->map_len = size;
 	gm->ram_size = size;
@@ -57,8 +125,10 @@ void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t size)
 
 void gm_free(struct guest_mem *gm)
 {
-	if (gm->map)
+	if (gm->map) {
+		gm_unguard_range(gm->map);
 		munmap(gm->map, gm->map_len);
+	}
 	memset(gm, 0, sizeof(*gm));
 }
 

@@ -13,6 +13,7 @@
 #include "acpi.h"
 #include "layout.h"
 #include "log.h"
+#include "sandbox.h"
 #include "virtio.h"
 #include "vmm.h"
 
@@ -289,6 +290,14 @@ static void *watchdog_thread(void *arg)
 
 int vm_run(struct vm *vm)
 {
+	/* Setup is over: from here on this thread and every thread it starts (watchdog, vCPUs)
+	 * is confined before the guest's first instruction (docs/security.md). */
+	int sr = sandbox_apply(SANDBOX_VMM);
+	if (sr < 0) {
+		vm_stop(vm, VM_FAILED, 0, "sandbox: cannot confine the VMM: %s", strerror(-sr));
+		return sr;
+	}
+	sandbox_selftest(SANDBOX_VMM);
 	struct watchdog w = {.vm = vm, .stop_fd = {-1, -1}};
 	pthread_t wd;
 	bool have_wd = false;

@@ -9,6 +9,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vmm.h"
 #include "x86.h"
 
@@ -16,6 +17,8 @@
 #define KVM_CPUID_SIGNATURE 0x40000000
 #define KVM_CPUID_TIMING    0x40000010 /* EAX: TSC kHz, EBX: LAPIC bus kHz (VMware leaf) */
 #define LAPIC_BUS_KHZ       1000000    /* KVM's LAPIC timer ticks at 1 GHz */
+
+static bool host_is_kvm_pvm(void);
 
 static int set_reason_errno(struct vm *vm, const char *what, unsigned cpu)
 {
@@ -187,6 +190,7 @@ int vcpus_create(struct vm *vm)
 {
 	/* The supported set is the same for every VM: a batch launcher asks once. */
 	bool own = !(vm->shared && vm->shared->cpuid);
+	host_is_kvm_pvm();
 	struct kvm_cpuid2 *cpuid = own ? vcpu_supported_cpuid(vm->kvm_fd) : vm->shared->cpuid;
 	if (!cpuid)
 		return set_reason_errno(vm, "KVM_GET_SUPPORTED_CPUID", 0);
@@ -276,9 +280,13 @@ static void insn_bytes(struct vcpu *v, uint64_t lin, char *out, size_t outlen)
 	}
 }
 
+/* Asked at vCPU creation: a confined vCPU thread may not look at files (vmm/sandbox.c). */
+static int kvm_pvm = -1;
 static bool host_is_kvm_pvm(void)
 {
-	return access("/sys/module/kvm_pvm", F_OK) == 0;
+	if (kvm_pvm < 0)
+		kvm_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	return kvm_pvm;
 }
 
 static void internal_error(struct vcpu *v)
@@ -397,7 +405,14 @@ static void vcpu_loop(struct vcpu *v)
 
 static void *vcpu_thread(void *arg)
 {
-	vcpu_loop(arg);
+	struct vcpu *v = arg;
+	int r = sandbox_apply(SANDBOX_VCPU); /* stacked on the inherited SANDBOX_VMM filter */
+	if (r < 0) {
+		vm_stop(v->vm, VM_FAILED, 0, "vCPU %u: sandbox: %s", v->id, strerror(-r));
+		return NULL;
+	}
+	sandbox_selftest(SANDBOX_VCPU);
+	vcpu_loop(v);
 	return NULL;
 }
 
@@ -415,7 +430,8 @@ void vcpus_kick(struct vm *vm)
 		if (v->run)
 			v->run->immediate_exit = 1;
 		/* The caller's own vCPU sees the stop flag when its handler returns. */
-		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+		if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE) &&
+		    !pthread_equal(v->thread, pthread_self()))
 			pthread_kill(v->thread, SIGUSR1);
 	}
 }
@@ -430,7 +446,8 @@ int vcpus_run(struct vm *vm)
 	/* vcpu 0's thread id must be known before anyone can kick it. */
 	vm->vcpu[0].thread = pthread_self();
 	__atomic_store_n(&vm->vcpu[0].thread_started, true, __ATOMIC_RELEASE);
-	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+	unsigned started = 1;
+	for (unsigned i = 1; i < vm->nr_vcpus; i++, started++) {
 		struct vcpu *v = &vm->vcpu[i];
 		int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (r) {
@@ -443,11 +460,13 @@ int vcpus_run(struct vm *vm)
 	if (atomic_load(&vm->stopping))
 		vcpus_kick(vm);
 	vcpu_loop(&vm->vcpu[0]);
-	for (unsigned i = 1; i < vm->nr_vcpus; i++)
-		if (vm->vcpu[i].thread_started) {
-			pthread_join(vm->vcpu[i].thread, NULL);
-			vm->vcpu[i].thread_started = false;
-		}
-	vm->vcpu[0].thread_started = false;
+	/* Kicks run under stop_lock (vm_stop()): once we hold it no kick is under way, and none
+	 * starts after the flags are cleared, so no thread is signalled after its join. */
+	pthread_mutex_lock(&vm->stop_lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		__atomic_store_n(&vm->vcpu[i].thread_started, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(vm->vcpu[i].thread, NULL);
 	return 0;
 }

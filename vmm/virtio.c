@@ -84,6 +84,31 @@ enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d,
 	return k->is_linux ? DISCOVERY_ACPI : DISCOVERY_CMDLINE;
 }
 
+static void io_sandbox_failed(void *arg, int err)
+{
+	vm_stop(arg, VM_FAILED, 0, "I/O thread: sandbox: %s", strerror(-err));
+}
+
+void virtio_net_mac(const struct vm_config *cfg, unsigned vm_id, unsigned nic, uint8_t mac[6])
+{
+	if (!cfg->mac_set) {
+		const uint8_t m[6] = {
+		        0x52,          0x54, 0x00, (uint8_t)(0xf0 | nic), (uint8_t)(vm_id >> 8),
+		        (uint8_t)vm_id};
+		memcpy(mac, m, 6);
+		return;
+	}
+	/* Every NIC of every batch instance gets its own address (the same MAC twice on one
+	 * bridge breaks both). The NIC-specific part is the last three bytes (IEEE: after the
+	 * OUI); it wraps within them. */
+	memcpy(mac, cfg->mac, 6);
+	uint32_t low = ((uint32_t)mac[3] << 16 | (uint32_t)mac[4] << 8 | mac[5]) +
+	               vm_id * cfg->nnets + nic;
+	mac[3] = (uint8_t)(low >> 16);
+	mac[4] = (uint8_t)(low >> 8);
+	mac[5] = (uint8_t)low;
+}
+
 int virtio_setup(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -126,13 +151,8 @@ int virtio_setup(struct vm *vm)
 		}
 	}
 	for (unsigned i = 0; i < cfg->nnets; i++) {
-		uint8_t mac[6] = {
-		        0x52,           0x54, 0x00, (uint8_t)(0xf0 | i), (uint8_t)(vm->id >> 8),
-		        (uint8_t)vm->id};
-		if (cfg->mac_set) {
-			memcpy(mac, cfg->mac, 6);
-			mac[5] = (uint8_t)(mac[5] + i);
-		}
+		uint8_t mac[6];
+		virtio_net_mac(cfg, vm->id, i, mac);
 		r = virtio_net_create(&v->net[i], &cfg->net[i], i, mac, &vm->mem, vm->id, why,
 		                      sizeof(why));
 		if (r < 0) {
@@ -151,6 +171,8 @@ int virtio_setup(struct vm *vm)
 			return r;
 		}
 	}
+	v->io.on_error = io_sandbox_failed;
+	v->io.err_arg = vm;
 	r = iothread_start(&v->io);
 	if (r < 0)
 		snprintf(vm->reason, sizeof(vm->reason), "I/O thread: %s", strerror(-r));

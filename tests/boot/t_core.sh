@@ -85,6 +85,15 @@ check_bad "truncated ELF" 'truncated ELF header' --kernel "$TMP/trunc.elf"
 check_bad "text file" 'not a kernel' --kernel "$TMP/text"
 check_bad "zeros" 'not a kernel' --kernel "$TMP/zeros"
 check_bad "directory" 'not a regular file' --kernel "$TMP"
+# A FIFO is refused, not opened and waited on (no writer ever comes): as kernel, initrd and
+# disk (plain, ro and cow), and a directory as disk is a bad argument (2), not a host failure.
+mkfifo "$TMP/fifo"
+BOOT_TEST_TIMEOUT=10 check_bad "FIFO as kernel" 'not a regular file' --kernel "$TMP/fifo"
+BOOT_TEST_TIMEOUT=10 check_bad "FIFO as initrd" 'not a regular file' --kernel "$GUESTS/hello.elf" --initrd "$TMP/fifo"
+for o in "" ",ro" ",cow"; do
+	BOOT_TEST_TIMEOUT=10 check_bad "FIFO as --disk$o" "^fastvmm: --disk $TMP/fifo: not a regular file or block device$" --kernel "$GUESTS/hello.elf" --disk "$TMP/fifo$o"
+	BOOT_TEST_TIMEOUT=10 check_bad "directory as --disk$o" "^fastvmm: --disk $TMP: not a regular file or block device$" --kernel "$GUESTS/hello.elf" --disk "$TMP$o"
+done
 check_bad "missing initrd" 'No such file' --kernel "$GUESTS/hello.elf" --initrd "$TMP/nope"
 check_bad "empty initrd" 'empty file' --kernel "$GUESTS/hello.elf" --initrd "$TMP/empty"
 head -c $((3 * 1024 * 1024)) /dev/zero >"$TMP/big.initrd"

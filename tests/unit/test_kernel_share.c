@@ -109,9 +109,42 @@ static void kernel_pages_shared(void **state)
 	free(m.d);
 }
 
+/* A kernel file truncated while in use (issue 12): the guest RAM pages shared with it and
+ * the VMM's own mapping of it read as zeros instead of killing the process with SIGBUS. */
+static void truncated_file_reads_zeros(void **state)
+{
+	(void)state;
+	struct img m = {malloc(4 * 4096), 4 * 4096};
+	memset(m.d, 0x5a, m.n);
+	int fd = write_tmp(&m);
+	struct guest_mem gm;
+	assert_int_equal(gm_init(&gm, 4 << 20), 0);
+	assert_int_equal(gm_map_file(&gm, 0x100000, fd, 0, 4 * 4096), 0);
+	struct blob b;
+	struct err e;
+	assert_int_equal(blob_open(&b, path, 1 << 20, &e), 0);
+	volatile const uint8_t *g = gm_ptr(&gm, 0x100000, 4 * 4096);
+	assert_int_equal(g[0], 0x5a);
+	assert_int_equal(b.data[4096], 0x5a);
+	assert_int_equal(ftruncate(fd, 4096), 0); /* pages 1..3 are gone from the file */
+	assert_int_equal(g[0], 0x5a);             /* page 0 still there */
+	assert_int_equal(g[2 * 4096], 0);         /* SIGBUS before the fix */
+	assert_int_equal(g[3 * 4096 + 7], 0);
+	assert_int_equal(b.data[2 * 4096], 0);
+	/* The guest can still write there (its own copy). */
+	((uint8_t *)g)[3 * 4096] = 1;
+	assert_int_equal(g[3 * 4096], 1);
+	blob_close(&b);
+	gm_free(&gm);
+	close(fd);
+	unlink(path);
+	free(m.d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(truncated_file_reads_zeros),
 	        cmocka_unit_test(map_file_cow),
 	        cmocka_unit_test(kernel_pages_shared),
 	};

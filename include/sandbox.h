@@ -1,0 +1,56 @@
+/* include/sandbox.h — what a fastvmm thread may still do once its VM is set up.
+ *
+ * sandbox_apply(role) confines the CALLING thread (seccomp filters and capabilities are per
+ * thread; threads created afterwards inherit them, and a later sandbox_apply() on such a
+ * thread stacks a second filter: the kernel runs both and the stricter answer wins):
+ *   1. drops every capability: the bounding set, then effective/permitted/inheritable and the
+ *      ambient set (a VM needs none once /dev/kvm, the disk images and the taps are open);
+ *   2. sets NO_NEW_PRIVS (required for an unprivileged filter; and no exec can regain them);
+ *   3. loads an allow-list seccomp-bpf filter for the role (docs/security.md lists each).
+ * A syscall outside the list raises SIGSYS (SECCOMP_RET_TRAP); the handler writes one line
+ * "fastvmm: sandbox: <role> thread made a denied system call: <name> (nr N); stopping the VM"
+ * and ends the process with status 159 (128 + SIGSYS, what a seccomp kill would report).
+ *
+ * Call it after the last setup step that needs open/socket/KVM_CREATE_* and before the guest
+ * runs. Returns 0 or -errno (the filter is then not installed: callers must not run a guest
+ * unsandboxed unless the user asked for --no-sandbox). */
+#ifndef FASTVMM_SANDBOX_H
+#define FASTVMM_SANDBOX_H
+
+#include <stdbool.h>
+
+enum sandbox_role {
+	/* A vCPU thread: KVM_RUN and the exit handlers (serial output, virtio register access
+	 * that may submit I/O, the MMIO-notify path). */
+	SANDBOX_VCPU,
+	/* The per-VM I/O thread: epoll, eventfds, io_uring, tap reads and writes. */
+	SANDBOX_IO,
+	/* The thread that owns a VM (single-VM main thread, a batch instance's process): runs
+	 * vCPU 0, starts the other vCPU threads and the watchdog, tears the VM down, reports,
+	 * and forks the teardown holder. Everything SANDBOX_VCPU allows, plus thread creation,
+	 * poll, the teardown's munmap/close and fork without exec. */
+	SANDBOX_VMM,
+	/* A batch launcher once every instance is forked: it only waits, reads notes and
+	 * signals, kills and reaps its children and writes the report. */
+	SANDBOX_LAUNCHER,
+	SANDBOX_NROLES
+};
+
+/* "vcpu", "io", "vmm", "launcher". */
+const char *sandbox_role_name(enum sandbox_role role);
+
+/* Confine the calling thread (see above). Idempotent per thread only in effect: a second
+ * call stacks another filter. */
+int sandbox_apply(enum sandbox_role role);
+
+/* Whether sandbox_apply() does anything in this process (sandbox_disable() turns it off:
+ * --no-sandbox, or unit tests). */
+bool sandbox_enabled(void);
+void sandbox_disable(void);
+
+/* Test hook: if the environment names this role in FASTVMM_TEST_DENIED_SYSCALL, make a
+ * system call no role allows (so tests can see that a denial is reported). Call it at the
+ * point where the role's filter is on. */
+void sandbox_selftest(enum sandbox_role role);
+
+#endif

@@ -1,0 +1,356 @@
+/* vmm/sandbox.c — per-role seccomp allow-lists, NO_NEW_PRIVS and capability drop
+ * (include/sandbox.h; docs/security.md explains every entry).
+ *
+ * Why SECCOMP_RET_TRAP and not RET_KILL_PROCESS: a single VM has no parent of ours that could
+ * report a kill, and the user must learn WHICH call was refused. The SIGSYS handler runs on
+ * the offending thread with the syscall number in si_syscall, writes one line with only
+ * async-signal-safe calls (write, _exit) and ends the process: the VM never continues after a
+ * denial. rt_sigaction(SIGSYS) is itself denied, so a confined thread cannot replace the
+ * handler; if it could, it would still be confined (the filter, not the handler, refuses). */
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/kvm.h>
+#include <linux/if_tun.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cc.h"
+#include "log.h"
+#include "sandbox.h"
+
+/* Generated at build time from <sys/syscall.h> (Makefile): [nr] = "name". */
+static const char *const syscall_names[] = {
+#include "syscall_names.h"
+};
+
+static bool disabled;
+static _Thread_local int thread_role = -1; /* -1: inherited a filter, or none */
+
+static const char *const role_names[SANDBOX_NROLES] = {
+        [SANDBOX_VCPU] = "vcpu",
+        [SANDBOX_IO] = "io",
+        [SANDBOX_VMM] = "vmm",
+        [SANDBOX_LAUNCHER] = "launcher",
+};
+
+const char *sandbox_role_name(enum sandbox_role role)
+{
+	return (unsigned)role < SANDBOX_NROLES ? role_names[role] : "?";
+}
+
+bool sandbox_enabled(void)
+{
+	return !disabled;
+}
+
+void sandbox_disable(void)
+{
+	disabled = true;
+}
+
+/* ---- the denial report (async-signal-safe) ---- */
+
+static size_t put_str(char *buf, size_t n, size_t cap, const char *s)
+{
+	while (*s && n < cap)
+		buf[n++] = *s++;
+	return n;
+}
+
+static size_t put_uint(char *buf, size_t n, size_t cap, unsigned long v)
+{
+	char d[24];
+	size_t k = 0;
+	do
+		d[k++] = (char)('0' + v % 10);
+	while ((v /= 10) && k < sizeof(d));
+	while (k && n < cap)
+		buf[n++] = d[--k];
+	return n;
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	char line[256];
+	size_t n = 0, cap = sizeof(line) - 1;
+	unsigned nr = (unsigned)si->si_syscall;
+	const char *name =
+	        nr < ARRAY_SIZE(syscall_names) && syscall_names[nr] ? syscall_names[nr] : "unknown";
+	n = put_str(line, n, cap, "fastvmm: sandbox: ");
+	n = put_str(line, n, cap,
+	            thread_role >= 0 ? role_names[thread_role] : "vmm (inherited filter)");
+	n = put_str(line, n, cap, " thread made a denied system call: ");
+	n = put_str(line, n, cap, name);
+	n = put_str(line, n, cap, " (nr ");
+	n = put_uint(line, n, cap, nr);
+	n = put_str(line, n, cap, "); stopping the VM\n");
+	(void)!write(STDERR_FILENO, line, n);
+	_exit(128 + SIGSYS);
+}
+
+/* ---- the allow-lists ---- */
+
+#define ALLOW(ctx, name) seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), 0)
+
+/* ioctls on already open fds, all roles: KVM_RUN and the registers an exit handler reads
+ * (diagnosis of an internal error), interrupt injection without irqfd, the tap offloads a
+ * driver negotiates at FEATURES_OK, and TCGETS (stdio's isatty). */
+static const unsigned long allowed_ioctls[] = {
+        KVM_RUN,        KVM_GET_REGS,  KVM_GET_SREGS,
+        KVM_TRANSLATE,  KVM_IRQ_LINE,  KVM_IRQ_LINE_STATUS,
+        KVM_SIGNAL_MSI, TUNSETOFFLOAD, TCGETS,
+};
+
+static int rules_common(scmp_filter_ctx ctx)
+{
+	static const int sys[] = {
+	        SCMP_SYS(read),
+	        SCMP_SYS(write),
+	        SCMP_SYS(readv),
+	        SCMP_SYS(writev),
+	        SCMP_SYS(pread64),
+	        SCMP_SYS(pwrite64),
+	        SCMP_SYS(close),
+	        SCMP_SYS(futex),
+	        SCMP_SYS(rt_sigreturn),
+	        SCMP_SYS(rt_sigprocmask),
+	        SCMP_SYS(exit),
+	        SCMP_SYS(exit_group),
+	        SCMP_SYS(clock_gettime),
+	        SCMP_SYS(gettimeofday),
+	        SCMP_SYS(clock_nanosleep),
+	        SCMP_SYS(nanosleep),
+	        SCMP_SYS(gettid),
+	        SCMP_SYS(getpid),
+	        SCMP_SYS(madvise),
+	        SCMP_SYS(munmap),
+	        SCMP_SYS(brk),
+	        SCMP_SYS(sched_yield),
+	        SCMP_SYS(restart_syscall),
+	        SCMP_SYS(getrandom),
+	        SCMP_SYS(io_uring_enter),
+	        SCMP_SYS(epoll_ctl),
+	        SCMP_SYS(fstat),
+	        SCMP_SYS(newfstatat),
+	        SCMP_SYS(lseek),
+	        SCMP_SYS(mremap),
+	        SCMP_SYS(mincore), /* gm_resident(): the guest RAM figure of a report */
+	};
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	/* Memory, never executable: no new code can be mapped into a confined process. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+		                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+		                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* Signals only to our own threads (vCPU kicks). */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls) && !r; i++)
+		r = seccomp_rule_add(
+		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)allowed_ioctls[i]));
+	/* glibc's pthread_create tries clone3 first and falls back to clone on ENOSYS; clone3's
+	 * flags live in memory a filter cannot read, so it is refused softly everywhere. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	return r;
+}
+
+static int rules_io(scmp_filter_ctx ctx)
+{
+	int r = ALLOW(ctx, epoll_wait);
+	if (!r)
+		r = ALLOW(ctx, epoll_pwait);
+	return r;
+}
+
+static int rules_vmm(scmp_filter_ctx ctx)
+{
+	static const int sys[] = {
+	        SCMP_SYS(set_robust_list),
+	        SCMP_SYS(rseq),
+	        SCMP_SYS(sigaltstack),
+	        SCMP_SYS(poll),
+	        SCMP_SYS(ppoll),
+	        SCMP_SYS(pipe2),
+	        SCMP_SYS(pause),
+	        SCMP_SYS(rt_sigsuspend),
+	        SCMP_SYS(epoll_wait),
+	        SCMP_SYS(epoll_pwait),
+	        SCMP_SYS(sched_getaffinity),
+	        SCMP_SYS(prlimit64),
+	};
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	/* Threads (vCPUs, watchdog) ... */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		                     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	/* ... and fork() for the teardown holder: these exact flags, no namespaces. */
+	if (!r)
+		r = seccomp_rule_add(
+		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		        SCMP_A0(SCMP_CMP_EQ, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD));
+	/* Threads it starts confine themselves further (sandbox_apply() on the new thread):
+	 * adding a filter, dropping capabilities and NO_NEW_PRIVS can only take away. */
+	if (!r)
+		r = ALLOW(ctx, seccomp);
+	if (!r)
+		r = ALLOW(ctx, capset);
+	static const int prctl_ops[] = {PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT,
+	                                PR_GET_SECCOMP};
+	for (size_t i = 0; i < ARRAY_SIZE(prctl_ops) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctl_ops[i]));
+	/* Handlers for the vCPU kick and batch SIGTERM; never SIGSYS (the denial report). */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
+		                     SCMP_A0(SCMP_CMP_NE, SIGSYS));
+	return r;
+}
+
+static int rules_launcher(scmp_filter_ctx ctx)
+{
+	static const int sys[] = {
+	        SCMP_SYS(poll),    SCMP_SYS(ppoll),         SCMP_SYS(wait4),
+	        SCMP_SYS(rmdir),   SCMP_SYS(unlink),        SCMP_SYS(getrusage),
+	        SCMP_SYS(pause),   SCMP_SYS(rt_sigsuspend), SCMP_SYS(sigaltstack),
+	        SCMP_SYS(recvmsg), /* instance notes, with the sender's credentials */
+	};
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	/* Stopping its instances: SIGTERM, then SIGKILL. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+		                     SCMP_A1(SCMP_CMP_EQ, SIGTERM));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+		                     SCMP_A1(SCMP_CMP_EQ, SIGKILL));
+	return r;
+}
+
+/* Sanitizer runtimes make calls of their own (LeakSanitizer stops the world with ptrace from
+ * a cloned task at exit; ASan reads /proc/self/maps). Only in those builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FASTVMM_SAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FASTVMM_SAN 1
+#endif
+#endif
+static int rules_sanitizer(scmp_filter_ctx ctx)
+{
+#ifdef FASTVMM_SAN
+	static const int sys[] = {
+	        SCMP_SYS(ptrace),       SCMP_SYS(clone),       SCMP_SYS(openat),
+	        SCMP_SYS(open),         SCMP_SYS(getdents64),  SCMP_SYS(getdents),
+	        SCMP_SYS(prctl),        SCMP_SYS(wait4),       SCMP_SYS(sched_getaffinity),
+	        SCMP_SYS(sigaltstack),  SCMP_SYS(getppid),     SCMP_SYS(readlink),
+	        SCMP_SYS(rt_sigaction), SCMP_SYS(prlimit64),   SCMP_SYS(getrlimit),
+	        SCMP_SYS(setrlimit),    SCMP_SYS(sched_yield), SCMP_SYS(set_robust_list),
+	        SCMP_SYS(rseq),         SCMP_SYS(kill),        SCMP_SYS(tgkill),
+	        SCMP_SYS(uname),        SCMP_SYS(getpid),
+	};
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	return r;
+#else
+	(void)ctx;
+	return 0;
+#endif
+}
+
+/* Every capability out of this thread: bounding set (needs CAP_SETPCAP: skipped when we never
+ * had it), ambient, then effective/permitted/inheritable. */
+static int drop_caps(void)
+{
+	for (unsigned long cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break; /* past CAP_LAST_CAP */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+int sandbox_apply(enum sandbox_role role)
+{
+	if (disabled)
+		return 0;
+	if ((unsigned)role >= SANDBOX_NROLES)
+		return -EINVAL;
+	int r = drop_caps();
+	if (r < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	/* Once per process: a thread confined by an inherited filter may not call it. */
+	static atomic_bool have_handler;
+	if (!atomic_load(&have_handler)) {
+		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+		sigfillset(&sa.sa_mask);
+		if (sigaction(SIGSYS, &sa, NULL) < 0)
+			return -errno;
+		atomic_store(&have_handler, true);
+	}
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	r = rules_common(ctx);
+	if (!r) {
+		switch (role) {
+		case SANDBOX_VCPU:
+			break;
+		case SANDBOX_IO:
+			r = rules_io(ctx);
+			break;
+		case SANDBOX_VMM:
+			r = rules_vmm(ctx);
+			break;
+		case SANDBOX_LAUNCHER:
+			r = rules_launcher(ctx);
+			break;
+		case SANDBOX_NROLES:
+			break;
+		}
+	}
+	if (!r)
+		r = rules_sanitizer(ctx);
+	if (!r)
+		r = seccomp_load(ctx); /* this thread only: no SECCOMP_FILTER_FLAG_TSYNC */
+	seccomp_release(ctx);
+	if (r < 0)
+		return r;
+	thread_role = (int)role;
+	return 0;
+}
+
+void sandbox_selftest(enum sandbox_role role)
+{
+	const char *want = getenv("FASTVMM_TEST_DENIED_SYSCALL");
+	if (!want || strcmp(want, sandbox_role_name(role)) != 0 || disabled)
+		return;
+	/* socket(2): no role allows it; a confined VMM never needs a new endpoint. */
+	syscall(SYS_socket, 1, 1, 0);
+	log_err("sandbox: the test's denied system call returned: the filter is not on");
+}
