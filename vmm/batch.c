@@ -428,6 +428,11 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		}
 		if ((next == n || sig) && live == 0)
 			break;
+		/* Every record is in: done. An instance still tearing its VM down is not waited
+		 * for (with the split irqchip that is well under a millisecond; the sweep after
+		 * the loop reaps what has gone by then, the rest is its new parent's to reap). */
+		if (next == n && !sig && inflight == 0)
+			break;
 		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
 		                       {.fd = b->note[0], .events = POLLIN}};
 		int timeout = -1;
@@ -489,8 +494,23 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		}
 		progress(b, nready, n, false);
 	}
-	/* Only after a poll() failure: stop and reap what is left rather than orphan it. */
-	if (live) {
+	/* Records complete: reap whoever has already gone, without waiting. */
+	for (int status; live && !sig && inflight == 0;) {
+		struct rusage ru;
+		pid_t p = wait4(-1, &status, WNOHANG, &ru);
+		if (p <= 0)
+			break;
+		for (unsigned i = 0; i < n; i++)
+			if (pid[i] == p && state[i] != INST_REAPED) {
+				reaped(&b->rec[i], status, &ru);
+				state[i] = INST_REAPED;
+				live--;
+				break;
+			}
+	}
+	/* Only after a poll() failure or a signal: stop and reap what is left rather than
+	 * orphan it. */
+	if (live && (sig || inflight)) {
 		kill_all(pid, state, n, SIGKILL);
 		for (unsigned i = 0; i < n; i++) {
 			int status;

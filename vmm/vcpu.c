@@ -42,7 +42,8 @@ struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd)
 /* Per-vCPU CPUID: the host's supported set, with this CPU's APIC id, the hypervisor bit, the
  * KVM paravirt leaves kept (kvmclock: OSv needs it) and the TSC frequency leaf added so that
  * guests need not calibrate the TSC against the PIT. */
-static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint32_t tsc_khz)
+static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint32_t tsc_khz,
+                        bool tsc_deadline)
 {
 	bool have_timing = false;
 	for (unsigned i = 0; i < c->nent; i++) {
@@ -53,6 +54,11 @@ static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint3
 			e->ecx |= 1u << 31; /* hypervisor present */
 			if (ncpus > 1)
 				e->edx |= 1u << 28; /* HTT: the count in EBX[23:16] is valid */
+			/* The in-kernel LAPIC emulates the TSC-deadline timer, but KVM leaves the
+			 * bit to userspace (KVM_CAP_TSC_DEADLINE_TIMER). With it Linux needs no
+			 * PIT (apic_needs_pit()), which a split irqchip does not have. */
+			if (tsc_deadline)
+				e->ecx |= 1u << 24;
 			break;
 		case 0xb:
 		case 0x1f:
@@ -212,7 +218,7 @@ int vcpus_create(struct vm *vm)
 		}
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 		memcpy(mine, cpuid, cpuid_size);
-		patch_cpuid(mine, i, vm->cfg->cpus, khz > 0 ? (uint32_t)khz : 0);
+		patch_cpuid(mine, i, vm->cfg->cpus, khz > 0 ? (uint32_t)khz : 0, vm->tsc_deadline);
 		if (ioctl(v->fd, KVM_SET_CPUID2, mine) < 0) {
 			r = set_reason_errno(vm, "KVM_SET_CPUID2", i);
 			break;
@@ -358,6 +364,9 @@ static void vcpu_loop(struct vcpu *v)
 			handle_mmio(v);
 			break;
 		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_IOAPIC_EOI: /* split irqchip: EOI of a level-triggered vector */
+			ioapic_eoi(&vm->ioapic, run->eoi.vector);
 			break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel LAPIC; nothing can wake this CPU. */
