@@ -208,7 +208,20 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 
 int mem_setup(struct vm *vm)
 {
-	int r = gm_init(&vm->mem, vm->cfg->mem_size);
+	int r = vm->cfg->hugepages ? gm_init_huge(&vm->mem, vm->cfg->mem_size)
+	                           : gm_init(&vm->mem, vm->cfg->mem_size);
+	if (r < 0 && vm->cfg->hugepages) {
+		snprintf(
+		        vm->reason, sizeof(vm->reason),
+		        r == -EINVAL ? "--hugepages: --mem must be a multiple of 2 MiB"
+		        : r == -ENOMEM
+		                ? "--hugepages: no free 2 MiB pages: the hugetlbfs pool "
+		                  "(/proc/sys/vm/nr_hugepages) is short and transparent huge pages "
+		                  "are off"
+		                : "--hugepages: cannot map guest RAM on 2 MiB pages: %s",
+		        strerror(-r));
+		return r;
+	}
 	if (r < 0) {
 		snprintf(vm->reason, sizeof(vm->reason),
 		         "--mem: cannot map %llu MiB of guest RAM: %s",
