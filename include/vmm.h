@@ -137,6 +137,7 @@ struct vm {
 	bool tsc_deadline;         /* KVM_CAP_TSC_DEADLINE_TIMER: advertised in CPUID */
 	struct ioapic ioapic;      /* SPLIT only */
 	struct pic_guard pic;      /* SPLIT only */
+	_Atomic uint64_t exits;    /* KVM_RUN returns to userspace, all vCPUs */
 
 	/* Timings: CLOCK_MONOTONIC ns at the launch request, and offsets from it (0 = not yet). */
 	uint64_t t0;

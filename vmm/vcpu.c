@@ -356,6 +356,7 @@ static void vcpu_loop(struct vcpu *v)
 			vm_stop(vm, VM_FAILED, 0, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
 			break;
 		}
+		atomic_fetch_add_explicit(&vm->exits, 1, memory_order_relaxed);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			handle_pio(v);
