@@ -138,6 +138,7 @@ struct vm {
 	struct ioapic ioapic;      /* SPLIT only */
 	struct pic_guard pic;      /* SPLIT only */
 	_Atomic uint64_t exits;    /* KVM_RUN returns to userspace, all vCPUs */
+	bool cpuid_cached;         /* the supported CPUID came from vmm/cpuid_cache.c's file */
 
 	/* Timings: CLOCK_MONOTONIC ns at the launch request, and offsets from it (0 = not yet). */
 	uint64_t t0;
@@ -189,7 +190,7 @@ int mem_setup(struct vm *vm);
 void mem_teardown(struct vm *vm);
 int vcpus_create(struct vm *vm);
 /* KVM_GET_SUPPORTED_CPUID into a fresh buffer with room for the entries fastvmm adds (free()
- * it); NULL with errno set on failure. */
+ * it), through the per-host cache of vmm/cpuid_cache.c; NULL with errno set on failure. */
 struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd);
 void vcpus_destroy(struct vm *vm);
 /* Run vCPU 0 on the calling thread and the others on threads until the VM stops. */

@@ -7,12 +7,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpuid_cache.h"
 #include "layout.h"
 #include "log.h"
 #include "vmm.h"
 #include "x86.h"
 
-#define CPUID_MAX_ENTRIES   256
+#define CPUID_MAX_ENTRIES   CPUID_CACHE_MAX_ENTRIES
 #define KVM_CPUID_SIGNATURE 0x40000000
 #define KVM_CPUID_TIMING    0x40000010 /* EAX: TSC kHz, EBX: LAPIC bus kHz (VMware leaf) */
 #define LAPIC_BUS_KHZ       1000000    /* KVM's LAPIC timer ticks at 1 GHz */
@@ -26,17 +27,8 @@ static int set_reason_errno(struct vm *vm, const char *what, unsigned cpu)
 
 struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd)
 {
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
-	if (!c)
-		return NULL;
-	c->nent = CPUID_MAX_ENTRIES - 1; /* one spare slot for the timing leaf */
-	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		int r = errno;
-		free(c);
-		errno = r;
-		return NULL;
-	}
-	return c;
+	bool cached;
+	return cpuid_supported(kvm_fd, &cached);
 }
 
 /* Per-vCPU CPUID: the host's supported set, with this CPU's APIC id, the hypervisor bit, the
@@ -193,7 +185,9 @@ int vcpus_create(struct vm *vm)
 {
 	/* The supported set is the same for every VM: a batch launcher asks once. */
 	bool own = !(vm->shared && vm->shared->cpuid);
-	struct kvm_cpuid2 *cpuid = own ? vcpu_supported_cpuid(vm->kvm_fd) : vm->shared->cpuid;
+	bool cached = false;
+	struct kvm_cpuid2 *cpuid = own ? cpuid_supported(vm->kvm_fd, &cached) : vm->shared->cpuid;
+	vm->cpuid_cached = cached;
 	if (!cpuid)
 		return set_reason_errno(vm, "KVM_GET_SUPPORTED_CPUID", 0);
 	size_t cpuid_size = sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(cpuid->entries[0]);

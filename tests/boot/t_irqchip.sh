@@ -67,3 +67,25 @@ out=$(desc --irqchip kernel -q)
 out=$(desc -n 3 -q --irqchip split)
 case $out in "rc=0 descendants-after-exit="[0-3]) ok "batch -n 3: returns with every record in ($out)" ;;
 *) not_ok "batch -n 3 ($out)" ;; esac
+
+# KVM_GET_SUPPORTED_CPUID cached across processes (vmm/cpuid_cache.c): the first launch asks
+# KVM and stores the table, the next one reads it; a damaged file is a miss, never used.
+cache=$(mktemp -d /tmp/fastvmm-cpuid-$$-XXXX)
+FASTVMM_CACHE_DIR=$cache run cpuid-1 --json -q
+expect_out "cpuid cache: first launch asks KVM" '"cpuid_cached":false'
+FASTVMM_CACHE_DIR=$cache run cpuid-2 --json -q
+expect_rc "cpuid cache: second launch boots" 0
+expect_out "cpuid cache: second launch reads the cache" '"cpuid_cached":true'
+f=$(ls "$cache"/cpuid-* | head -1)
+printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+FASTVMM_CACHE_DIR=$cache run cpuid-3 --json -q
+expect_rc "cpuid cache: a damaged file still boots" 0
+expect_out "cpuid cache: a damaged file is not used" '"cpuid_cached":false'
+FASTVMM_CACHE_DIR=$cache run cpuid-4 --json -q
+expect_out "cpuid cache: and is replaced" '"cpuid_cached":true'
+chmod 777 "$cache"
+FASTVMM_CACHE_DIR=$cache run cpuid-5 --json -q
+expect_out "cpuid cache: a directory others may write is not trusted" '"cpuid_cached":false'
+FASTVMM_CPUID_CACHE=0 run cpuid-6 --json -q
+expect_out "cpuid cache: FASTVMM_CPUID_CACHE=0 asks KVM" '"cpuid_cached":false'
+rm -rf "$cache"
