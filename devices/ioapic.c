@@ -25,10 +25,10 @@
 #define IOREGSEL 0x00
 #define IOWIN    0x10
 
-#define REG_ID    0x00
-#define REG_VER   0x01
-#define REG_ARB   0x02
-#define REG_RTE0  0x10
+#define REG_ID         0x00
+#define REG_VER        0x01
+#define REG_ARB        0x02
+#define REG_RTE0       0x10
 #define IOAPIC_VERSION 0x11
 
 #define RTE_VECTOR     0xffull

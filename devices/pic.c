@@ -40,7 +40,8 @@ static void pic_io(struct vm *vm, unsigned chip, uint64_t off, uint8_t *data, bo
 	g->imr[chip] = v;
 	if (chip == 0 && !(v & 1))
 		vm_stop(vm, VM_INTERNAL, 0,
-		        "guest unmasked IRQ 0 at the 8259 PIC: it takes its timer from the 8254 PIT "
+		        "guest unmasked IRQ 0 at the 8259 PIC: it takes its timer from the 8254 "
+		        "PIT "
 		        "through the PIC, %s",
 		        fix);
 }

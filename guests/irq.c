@@ -2,23 +2,23 @@
  * modes are proven by what a guest observes: the COM1 transmitter-empty interrupt (IRQ 4)
  * routed by IOAPIC pin 4 to vector 0x30, first edge-triggered, then level-triggered with
  * remote IRR checked set inside the handler (before the EOI) and clear after it.
- * Prints "irq: edge ok", "irq: level ok" (skipped with level=0), "irq: all ok" and exits 0; any failure exits with
- * a code naming the step (10+). No PIC, no PIT (the fastvmm note says so). */
+ * Prints "irq: edge ok", "irq: level ok" (skipped with level=0), "irq: all ok" and exits 0; any
+ * failure exits with a code naming the step (10+). No PIC, no PIT (the fastvmm note says so). */
 #include "guest.h"
 
-#define VEC          0x30
-#define IOAPIC_BASE  0xfec00000ul
-#define LAPIC_BASE   0xfee00000ul
-#define LAPIC_EOI    0xb0
-#define LAPIC_SVR    0xf0
-#define LAPIC_LVT0   0x350
-#define RTE_LEVEL    (1u << 15)
-#define RTE_MASKED   (1u << 16)
-#define RTE_RIRR     (1u << 14)
-#define SERIAL_PIN   4
-#define UART_IER     (PORT_COM1 + 1)
-#define UART_IIR     (PORT_COM1 + 2)
-#define IER_THRI     0x02
+#define VEC         0x30
+#define IOAPIC_BASE 0xfec00000ul
+#define LAPIC_BASE  0xfee00000ul
+#define LAPIC_EOI   0xb0
+#define LAPIC_SVR   0xf0
+#define LAPIC_LVT0  0x350
+#define RTE_LEVEL   (1u << 15)
+#define RTE_MASKED  (1u << 16)
+#define RTE_RIRR    (1u << 14)
+#define SERIAL_PIN  4
+#define UART_IER    (PORT_COM1 + 1)
+#define UART_IIR    (PORT_COM1 + 2)
+#define IER_THRI    0x02
 
 struct idt_gate {
 	uint16_t off0, sel;

@@ -72,7 +72,6 @@ void ioapic_eoi(struct ioapic *a, uint8_t vector);
  * Returns false if the entry is masked. Pure. */
 bool ioapic_rte_msi(uint64_t rte, uint32_t *addr_lo, uint32_t *data);
 
-
 /* ---- what stands in for the 8259 PICs and the 8254 PIT under a split irqchip ----
  * Neither is emulated. The guard registers their ports so that a guest that relies on them
  * is stopped with a message naming the fix instead of waiting forever for a timer tick:

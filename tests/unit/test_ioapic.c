@@ -78,8 +78,8 @@ static void test_identity(void **st)
 	assert_int_equal(reg_r(&a, 0x01), 0x11 | 23u << 16); /* version 0x11, 24 pins */
 	for (unsigned pin = 0; pin < IOAPIC_NUM_PINS; pin++)
 		assert_int_equal(reg_r(&a, 0x10 + 2 * pin), 1u << 16); /* reset: masked */
-	assert_int_equal(reg_r(&a, 0x01 + 0x7f), 0); /* beyond the table */
-	reg_w(&a, 0x01, 0);                          /* read-only */
+	assert_int_equal(reg_r(&a, 0x01 + 0x7f), 0);                   /* beyond the table */
+	reg_w(&a, 0x01, 0);                                            /* read-only */
 	assert_int_equal(reg_r(&a, 0x01), 0x11 | 23u << 16);
 	assert_int_equal(r.route_calls, 0); /* nothing unmasked, nothing routed */
 	ioapic_destroy(&a);
