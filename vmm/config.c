@@ -421,6 +421,8 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 	}
 	if (c->console && c->log_dir)
 		return err_set(e, -EINVAL, "--console: cannot be combined with --log-dir");
+	if (c->vm.hugepages && c->vm.mem_size % (2 * MiB))
+		return err_set(e, -EINVAL, "--hugepages: --mem must be a multiple of 2 MiB");
 	if (!c->vm.cmdline)
 		c->vm.cmdline = DEFAULT_CMDLINE;
 	return CONFIG_RUN;

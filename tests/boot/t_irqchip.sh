@@ -89,3 +89,11 @@ expect_out "cpuid cache: a directory others may write is not trusted" '"cpuid_ca
 FASTVMM_CPUID_CACHE=0 run cpuid-6 --json -q
 expect_out "cpuid cache: FASTVMM_CPUID_CACHE=0 asks KVM" '"cpuid_cached":false'
 rm -rf "$cache"
+
+# --hugepages: 2 MiB pages (this host: THP, no hugetlbfs pool); a bad size is refused.
+run huge --hugepages --mem 64M --kernel "$GUESTS/hello.elf"
+expect_rc "--hugepages boots" 0
+expect_out "--hugepages: the guest ran" '^Hello from fastvmm guest$'
+run huge-bad --hugepages --mem 3M
+expect_rc "--hugepages --mem 3M is refused" 2
+expect_err "--hugepages --mem 3M: one clear line" '^fastvmm: --hugepages: --mem must be a multiple of 2 MiB$'
