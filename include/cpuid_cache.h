@@ -18,7 +18,6 @@ int cpuid_cache_key(char *key, size_t keylen_max, size_t *keylen);
 /* 0 and out filled (out has room for CPUID_CACHE_MAX_ENTRIES) when path holds a table stored
  * under exactly this key; -errno / -EINVAL (anything wrong with the file) otherwise. */
 int cpuid_cache_load(const char *path, const char *key, size_t keylen, struct kvm_cpuid2 *out);
-int cpuid_cache_store(const char *path, const char *key, size_t keylen,
-                      const struct kvm_cpuid2 *c);
+int cpuid_cache_store(const char *path, const char *key, size_t keylen, const struct kvm_cpuid2 *c);
 
 #endif

@@ -177,8 +177,7 @@ int cpuid_cache_load(const char *path, const char *key, size_t keylen, struct kv
 	return 0;
 }
 
-int cpuid_cache_store(const char *path, const char *key, size_t keylen,
-                      const struct kvm_cpuid2 *c)
+int cpuid_cache_store(const char *path, const char *key, size_t keylen, const struct kvm_cpuid2 *c)
 {
 	char tmp[640];
 	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp))

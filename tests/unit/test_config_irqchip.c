@@ -32,7 +32,7 @@ static void resolve(void **st)
 	(void)st;
 	struct kernel_image k = {.fmt = KF_ELF};
 	assert_int_equal(irqchip_resolve(IRQCHIP_AUTO, &k, true), IRQCHIP_KERNEL); /* Unikraft */
-	assert_int_equal(irqchip_resolve(IRQCHIP_SPLIT, &k, true), IRQCHIP_SPLIT);   /* forced */
+	assert_int_equal(irqchip_resolve(IRQCHIP_SPLIT, &k, true), IRQCHIP_SPLIT); /* forced */
 	k.no_legacy_irq = true;
 	assert_int_equal(irqchip_resolve(IRQCHIP_AUTO, &k, false), IRQCHIP_SPLIT);
 	assert_int_equal(irqchip_resolve(IRQCHIP_KERNEL, &k, true), IRQCHIP_KERNEL);
