@@ -32,6 +32,10 @@ static int scan_notes(struct kernel_image *k, uint64_t off, uint64_t len, int *p
 		bool xen = namesz == 4 && memcmp(p + name_off, "Xen", 4) == 0;
 		if (namesz == 6 && memcmp(p + name_off, "Linux", 6) == 0)
 			k->is_linux = true;
+		if (namesz == sizeof(FASTVMM_NOTE_OWNER) &&
+		    memcmp(p + name_off, FASTVMM_NOTE_OWNER, namesz) == 0 &&
+		    type == FASTVMM_NOTE_NO_LEGACY_IRQ)
+			k->no_legacy_irq = true;
 		if (xen && type == XEN_ELFNOTE_GUEST_OS && descsz >= 6 &&
 		    memcmp(p + desc_off, "linux", 6) == 0)
 			k->is_linux = true;

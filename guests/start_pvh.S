@@ -71,3 +71,12 @@ gdt_desc:
 	.balign 16
 	.space 4096
 stack_top_pvh:
+
+	/* fastvmm note FASTVMM_NOTE_NO_LEGACY_IRQ (include/boot.h): this guest uses neither
+	 * the 8259 PIC nor the 8254 PIT, so --irqchip auto gives it a split irqchip. */
+	.section .note.fastvmm, "a", @note
+	.balign 4
+	.long	8		/* namesz: "fastvmm\0" */
+	.long	0		/* descsz */
+	.long	1		/* FASTVMM_NOTE_NO_LEGACY_IRQ */
+	.asciz	"fastvmm"

@@ -55,7 +55,8 @@ struct batch_result {
 	unsigned n, started, parallel;
 	struct batch_record *rec;
 	uint64_t wall_ns;   /* request → the last instance's exit (or failure) */
-	uint64_t reaped_ns; /* request → every process reaped (teardown included) */
+	uint64_t reaped_ns; /* request → the launcher done: every record in (teardowns not waited
+	                       for) */
 	uint64_t launcher_rss_kb;
 	int signal; /* the batch was interrupted by this signal (0: ran to the end) */
 	const char *kernel;

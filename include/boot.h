@@ -56,12 +56,18 @@ struct bz_info {
 	uint32_t hdr_len;        /* bytes of setup header to copy: 0x202 + jump[1] - 0x1f1 */
 };
 
+/* ELF note (owner "fastvmm") by which an image declares it uses neither the 8259 PIC nor the
+ * 8254 PIT, so that --irqchip auto may give it a split irqchip (include/irqchip.h). */
+#define FASTVMM_NOTE_OWNER         "fastvmm"
+#define FASTVMM_NOTE_NO_LEGACY_IRQ 1
+
 struct kernel_image {
 	const char *name; /* for messages: the path as given */
 	const uint8_t *data;
 	size_t size;
 	enum kernel_format fmt;
 	bool is_linux;      /* bzImage, or an ELF with a "Linux" / Xen GUEST_OS=linux note */
+	bool no_legacy_irq; /* ELF note FASTVMM_NOTE_NO_LEGACY_IRQ: needs no 8259 PIC, 8254 PIT */
 	uint64_t entry;     /* 64-bit entry (ELF e_entry as physical, or bzImage load+0x200) */
 	uint64_t pvh_entry; /* 32-bit PVH entry (KF_ELF_PVH) */
 	struct kernel_segment seg[KERNEL_MAX_SEGMENTS];

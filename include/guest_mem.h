@@ -28,10 +28,17 @@ struct guest_mem {
 		uint64_t gpa, len;
 	} file[GM_MAX_FILES]; /* ranges backed by gm_map_file() */
 	unsigned nfile;
+	int huge; /* GM_HUGE_*: how the RAM is backed */
 };
+enum { GM_HUGE_NONE, GM_HUGE_HUGETLB, GM_HUGE_THP };
 
 /* Map `size` bytes of guest RAM (multiple of 4 KiB, >= 1 MiB). Returns 0 or -errno. */
 int gm_init(struct guest_mem *gm, uint64_t size);
+/* The same on 2 MiB pages (size: a multiple of 2 MiB): from the hugetlbfs pool when it has
+ * enough free pages (reserved at map time, so a short pool fails here and not at a guest
+ * fault), else transparent huge pages when THP is not "never". -EINVAL for a bad size,
+ * -ENOMEM when neither is available. The kernel image is then copied, not file-mapped. */
+int gm_init_huge(struct guest_mem *gm, uint64_t size);
 /* Describe an existing buffer as guest RAM starting at gpa 0 (unit tests, benchmarks).
  * The buffer stays owned by the caller; gm_free() on it does nothing. */
 void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t size);

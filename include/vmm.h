@@ -16,6 +16,7 @@
 #include "bus.h"
 #include "devices.h"
 #include "guest_mem.h"
+#include "irqchip.h"
 
 #define VM_MAX_CPUS 64
 #define VM_MIN_MEM  (2 * MiB)
@@ -61,6 +62,8 @@ struct vm_config {
 	uint8_t mac[6]; /* first NIC's MAC; later NICs add their index to the last byte */
 	bool mac_set;
 	enum virtio_discovery discovery;
+	enum irqchip_mode irqchip; /* --irqchip; AUTO: irqchip_resolve() */
+	bool hugepages;            /* --hugepages: guest RAM on 2 MiB pages */
 };
 
 /* The stages of design §1, in order; indices into vm->t_ns[]. */
@@ -129,7 +132,13 @@ struct vm {
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
-	struct vm_virtio *virtio; /* include/virtio.h; NULL without virtio devices */
+	struct vm_virtio *virtio;  /* include/virtio.h; NULL without virtio devices */
+	enum irqchip_mode irqchip; /* resolved by the irqchip stage: KERNEL or SPLIT */
+	bool tsc_deadline;         /* KVM_CAP_TSC_DEADLINE_TIMER: advertised in CPUID */
+	struct ioapic ioapic;      /* SPLIT only */
+	struct pic_guard pic;      /* SPLIT only */
+	_Atomic uint64_t exits;    /* KVM_RUN returns to userspace, all vCPUs */
+	bool cpuid_cached;         /* the supported CPUID came from vmm/cpuid_cache.c's file */
 
 	/* Timings: CLOCK_MONOTONIC ns at the launch request, and offsets from it (0 = not yet). */
 	uint64_t t0;
@@ -164,7 +173,8 @@ void vm_stop(struct vm *vm, enum vm_outcome o, int exit_code, const char *fmt, .
 /* The process exit status for the VM's outcome. */
 int vm_exit_status(const struct vm *vm);
 
-/* Interrupt line of the in-kernel irqchip. */
+/* Drive interrupt line gsi: KVM_IRQ_LINE with the in-kernel irqchip, the userspace IOAPIC
+ * with a split one. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
 
 /* Stages, in vmm/kvm.c, vmm/memory.c, vmm/vcpu.c ... */
@@ -173,11 +183,14 @@ void kvm_close_dev(struct vm *vm);
 int kvm_create_vm(struct vm *vm);
 void kvm_destroy_vm(struct vm *vm);
 int kvm_setup_irqchip(struct vm *vm);
+void kvm_teardown_irqchip(struct vm *vm);
+/* Devices stage: the IOAPIC's MMIO window and the PIC/PIT guard (SPLIT only). */
+int irqchip_devices_init(struct vm *vm);
 int mem_setup(struct vm *vm);
 void mem_teardown(struct vm *vm);
 int vcpus_create(struct vm *vm);
 /* KVM_GET_SUPPORTED_CPUID into a fresh buffer with room for the entries fastvmm adds (free()
- * it); NULL with errno set on failure. */
+ * it), through the per-host cache of vmm/cpuid_cache.c; NULL with errno set on failure. */
 struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd);
 void vcpus_destroy(struct vm *vm);
 /* Run vCPU 0 on the calling thread and the others on threads until the VM stops. */

@@ -217,7 +217,7 @@ void batch_report_text(const struct batch_result *b, FILE *out)
 		mib_or_kib(out, b->launcher_rss_kb);
 		fputc('\n', out);
 	}
-	fprintf(out, "every process reaped at %.2f ms (VM teardown included)\n", ms(b->reaped_ns));
+	fprintf(out, "launcher done at %.2f ms (every record in)\n", ms(b->reaped_ns));
 	if (b->log_dir)
 		fprintf(out, "consoles: %s/vm-<i>.log\n", b->log_dir);
 	free(tmp);

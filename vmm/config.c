@@ -108,7 +108,9 @@ enum {
 	OPT_NET,
 	OPT_MAC,
 	OPT_DISCOVERY,
-	OPT_NO_SANDBOX
+	OPT_NO_SANDBOX,
+	OPT_IRQCHIP,
+	OPT_HUGEPAGES
 };
 
 static const struct option longopts[] = {
@@ -124,6 +126,8 @@ static const struct option longopts[] = {
         {"net", required_argument, NULL, OPT_NET},
         {"mac", required_argument, NULL, OPT_MAC},
         {"virtio-discovery", required_argument, NULL, OPT_DISCOVERY},
+        {"irqchip", required_argument, NULL, OPT_IRQCHIP},
+        {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
         {"quiet", no_argument, NULL, 'q'},
         {"instances", required_argument, NULL, 'n'},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -167,6 +171,11 @@ void config_usage(FILE *out)
 	        "devices\n"
 	        "                       (default auto: ACPI for Linux kernels, the command line "
 	        "for others)\n"
+	        "      --irqchip auto|kernel|split  interrupt controllers: all in KVM (kernel),\n"
+	        "                       or LAPICs in KVM and the IOAPIC in fastvmm (split: no\n"
+	        "                       PIC/PIT, fast teardown); auto: split for images known to\n"
+	        "                       need no PIC/PIT, else kernel (default: auto)\n"
+	        "      --hugepages      back guest RAM with 2 MiB huge pages (hugetlbfs pool)\n"
 	        "  -q, --quiet          discard the guest console\n"
 	        "  -n, --instances N    batch: launch N instances, one process each (1-%d),\n"
 	        "                       then print the boot-time report (see README)\n"
@@ -328,6 +337,21 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 				        optarg);
 			c->vm.mac_set = true;
 			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "auto"))
+				c->vm.irqchip = IRQCHIP_AUTO;
+			else if (!strcmp(optarg, "kernel"))
+				c->vm.irqchip = IRQCHIP_KERNEL;
+			else if (!strcmp(optarg, "split"))
+				c->vm.irqchip = IRQCHIP_SPLIT;
+			else
+				return err_set(e, -EINVAL,
+				               "--irqchip: '%s' is not auto, kernel or split",
+				               optarg);
+			break;
+		case OPT_HUGEPAGES:
+			c->vm.hugepages = true;
+			break;
 		case OPT_DISCOVERY:
 			if (!strcmp(optarg, "auto"))
 				c->vm.discovery = DISCOVERY_AUTO;
@@ -419,6 +443,8 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			               "--net tap=%s: longer than 15 characters for instance %u",
 			               c->vm.net[i].tap, last);
 	}
+	if (c->vm.hugepages && c->vm.mem_size % (2 * MiB))
+		return err_set(e, -EINVAL, "--hugepages: --mem must be a multiple of 2 MiB");
 	if (!c->vm.cmdline)
 		c->vm.cmdline = DEFAULT_CMDLINE;
 	return CONFIG_RUN;

@@ -115,6 +115,72 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 	return 0;
 }
 
+static int ram_layout(struct guest_mem *gm, void *p, uint64_t size)
+{
+	gm->map = p;
+	gm->map_len = size;
+	gm->ram_size = size;
+	uint64_t low = size < MMIO_GAP_START ? size : MMIO_GAP_START;
+	gm->region[0] = (struct gm_region){.gpa = 0, .size = low, .host = p};
+	gm->nr = 1;
+	if (size > low) {
+		gm->region[1] = (struct gm_region){
+		        .gpa = MMIO_GAP_END, .size = size - low, .host = (uint8_t *)p + low};
+		gm->nr = 2;
+	}
+	return 0;
+}
+
+static bool thp_enabled(void)
+{
+	char buf[128] = {0};
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && !strstr(buf, "[never]");
+}
+
+int gm_init_huge(struct guest_mem *gm, uint64_t size)
+{
+	const uint64_t huge = 2 * MiB;
+	memset(gm, 0, sizeof(*gm));
+	if (size < huge || size % huge)
+		return -EINVAL;
+	if (size > (1ULL << 46))
+		return -E2BIG;
+	/* hugetlbfs: no MAP_NORESERVE, so the pool is charged now (mmap fails with ENOMEM when
+	 * it is short) and a guest fault can never SIGBUS us later. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
+	if (p != MAP_FAILED) {
+		ram_advise(p, size);
+		gm->huge = GM_HUGE_HUGETLB;
+		return ram_layout(gm, p, size);
+	}
+	if (!thp_enabled())
+		return -ENOMEM;
+	/* THP: over-map by 2 MiB and trim, so the RAM starts on a 2 MiB boundary. */
+	uint8_t *raw = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return -errno;
+	uint8_t *al = (uint8_t *)ALIGN_UP((uintptr_t)raw, huge);
+	if (al > raw)
+		munmap(raw, (size_t)(al - raw));
+	if (al + size < raw + size + huge)
+		munmap(al + size, (size_t)(raw + size + huge - (al + size)));
+	if (madvise(al, size, MADV_HUGEPAGE) < 0) {
+		int r = -errno;
+		munmap(al, size);
+		return r;
+	}
+	ram_advise(al, size);
+	gm->huge = GM_HUGE_THP;
+	return ram_layout(gm, al, size);
+}
+
 void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t size)
 {
 	memset(gm, 0, sizeof(*gm));
@@ -188,6 +254,8 @@ int gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t offset, uin
 		return -EINVAL;
 	if (!gm->map || gm->nfile == GM_MAX_FILES)
 		return -ENOSPC; /* only RAM gm_init() mapped can be remapped */
+	if (gm->huge)
+		return -ENOTSUP; /* 4 KiB file pages would split the huge pages */
 	uint8_t *p = gm_ptr(gm, gpa, len);
 	if (!p)
 		return -EFAULT;

@@ -165,6 +165,8 @@ int devices_setup(struct vm *vm)
 		r = exit_port_init(vm);
 	if (!r)
 		r = acpi_sleep_init(vm);
+	if (!r)
+		r = irqchip_devices_init(vm);
 	if (!r) {
 		r = virtio_setup(vm); /* names the device and the cause in vm->reason */
 		if (r < 0)
@@ -198,7 +200,7 @@ static const struct stage boot_stages[] = {
         {ST_KVM_OPEN, kvm_open_dev, kvm_close_dev},
         {ST_VM_CREATE, kvm_create_vm, kvm_destroy_vm},
         {ST_MEMORY, mem_setup, mem_teardown},
-        {ST_IRQCHIP, kvm_setup_irqchip, nothing}, /* freed with the VM fd */
+        {ST_IRQCHIP, kvm_setup_irqchip, kvm_teardown_irqchip},
         {ST_KERNEL_LOAD, stage_kernel_load, nothing},
         {ST_BOOT_INFO, stage_boot_info, nothing},
         {ST_DEVICES, devices_setup, devices_teardown},

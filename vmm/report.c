@@ -28,6 +28,15 @@ void report_vm_json(const struct vm *vm, FILE *out)
 	json_string(out, vm->kernel ? vm->kernel->name : "");
 	fprintf(out, ",\"format\":");
 	json_string(out, vm->kernel ? kernel_format_name(vm->kernel->fmt) : "");
+	/* t0_ns: the launch request on CLOCK_MONOTONIC, so that a caller can time from its own
+	 * spawn (exec → first KVM_RUN). */
+	fprintf(out, ",\"irqchip\":\"%s\",\"exits\":%llu,\"t0_ns\":%llu,\"cpuid_cached\":%s",
+	        irqchip_name(vm->irqchip), (unsigned long long)atomic_load(&vm->exits),
+	        (unsigned long long)vm->t0, vm->cpuid_cached ? "true" : "false");
+	if (vm->irqchip == IRQCHIP_SPLIT)
+		fprintf(out, ",\"ioapic\":{\"msis\":%llu,\"eois\":%llu,\"route_updates\":%llu}",
+		        (unsigned long long)vm->ioapic.msis, (unsigned long long)vm->ioapic.eois,
+		        (unsigned long long)vm->ioapic.route_updates);
 	fprintf(out, ",\"failed_stage\":");
 	if (vm->failed_stage >= 0)
 		json_string(out, vm_stage_names[vm->failed_stage]);

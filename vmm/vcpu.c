@@ -7,13 +7,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpuid_cache.h"
 #include "layout.h"
 #include "log.h"
 #include "sandbox.h"
 #include "vmm.h"
 #include "x86.h"
 
-#define CPUID_MAX_ENTRIES   256
+#define CPUID_MAX_ENTRIES   CPUID_CACHE_MAX_ENTRIES
 #define KVM_CPUID_SIGNATURE 0x40000000
 #define KVM_CPUID_TIMING    0x40000010 /* EAX: TSC kHz, EBX: LAPIC bus kHz (VMware leaf) */
 #define LAPIC_BUS_KHZ       1000000    /* KVM's LAPIC timer ticks at 1 GHz */
@@ -29,23 +30,15 @@ static int set_reason_errno(struct vm *vm, const char *what, unsigned cpu)
 
 struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd)
 {
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
-	if (!c)
-		return NULL;
-	c->nent = CPUID_MAX_ENTRIES - 1; /* one spare slot for the timing leaf */
-	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		int r = errno;
-		free(c);
-		errno = r;
-		return NULL;
-	}
-	return c;
+	bool cached;
+	return cpuid_supported(kvm_fd, &cached);
 }
 
 /* Per-vCPU CPUID: the host's supported set, with this CPU's APIC id, the hypervisor bit, the
  * KVM paravirt leaves kept (kvmclock: OSv needs it) and the TSC frequency leaf added so that
  * guests need not calibrate the TSC against the PIT. */
-static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint32_t tsc_khz)
+static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint32_t tsc_khz,
+                        bool tsc_deadline)
 {
 	bool have_timing = false;
 	for (unsigned i = 0; i < c->nent; i++) {
@@ -56,6 +49,11 @@ static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus, uint3
 			e->ecx |= 1u << 31; /* hypervisor present */
 			if (ncpus > 1)
 				e->edx |= 1u << 28; /* HTT: the count in EBX[23:16] is valid */
+			/* The in-kernel LAPIC emulates the TSC-deadline timer, but KVM leaves the
+			 * bit to userspace (KVM_CAP_TSC_DEADLINE_TIMER). With it Linux needs no
+			 * PIT (apic_needs_pit()), which a split irqchip does not have. */
+			if (tsc_deadline)
+				e->ecx |= 1u << 24;
 			break;
 		case 0xb:
 		case 0x1f:
@@ -191,7 +189,9 @@ int vcpus_create(struct vm *vm)
 	/* The supported set is the same for every VM: a batch launcher asks once. */
 	bool own = !(vm->shared && vm->shared->cpuid);
 	host_is_kvm_pvm();
-	struct kvm_cpuid2 *cpuid = own ? vcpu_supported_cpuid(vm->kvm_fd) : vm->shared->cpuid;
+	bool cached = false;
+	struct kvm_cpuid2 *cpuid = own ? cpuid_supported(vm->kvm_fd, &cached) : vm->shared->cpuid;
+	vm->cpuid_cached = cached;
 	if (!cpuid)
 		return set_reason_errno(vm, "KVM_GET_SUPPORTED_CPUID", 0);
 	size_t cpuid_size = sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(cpuid->entries[0]);
@@ -216,7 +216,7 @@ int vcpus_create(struct vm *vm)
 		}
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 		memcpy(mine, cpuid, cpuid_size);
-		patch_cpuid(mine, i, vm->cfg->cpus, khz > 0 ? (uint32_t)khz : 0);
+		patch_cpuid(mine, i, vm->cfg->cpus, khz > 0 ? (uint32_t)khz : 0, vm->tsc_deadline);
 		if (ioctl(v->fd, KVM_SET_CPUID2, mine) < 0) {
 			r = set_reason_errno(vm, "KVM_SET_CPUID2", i);
 			break;
@@ -358,6 +358,7 @@ static void vcpu_loop(struct vcpu *v)
 			vm_stop(vm, VM_FAILED, 0, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
 			break;
 		}
+		atomic_fetch_add_explicit(&vm->exits, 1, memory_order_relaxed);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			handle_pio(v);
@@ -366,6 +367,9 @@ static void vcpu_loop(struct vcpu *v)
 			handle_mmio(v);
 			break;
 		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_IOAPIC_EOI: /* split irqchip: EOI of a level-triggered vector */
+			ioapic_eoi(&vm->ioapic, run->eoi.vector);
 			break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel LAPIC; nothing can wake this CPU. */

@@ -14,4 +14,8 @@ ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -o "$B/bench/kvm_options" "$here/
 echo "== bare KVM: each arrangement of a VM's setup (tests/bench/kvm_options.c)"
 "$B/bench/kvm_options" "${BENCH_KVM_REPS:-30}" 30
 echo
+${CC:-cc} -O2 -static -Wall -Wextra -Werror -o "$B/bench/spawn_rss" "$here/spawn_rss.c" || exit 1
+echo "== fastvmm against its peers, one interleaved run (tests/bench/peers.py)"
+python3 "$here/peers.py" "$B/fastvmm" "$B/guests" "$B/bench/spawn_rss"
+echo
 python3 "$here/bench.py" "$B/fastvmm" "$B/guests"

@@ -1,0 +1,181 @@
+/* tests/unit/test_ioapic.c — devices/ioapic.c without KVM: the MSIs it sends and the routes
+ * it programs, for edge and level pins, masking, remote IRR and EOI, and hostile accesses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "irqchip.h"
+
+struct rec {
+	unsigned msis;
+	uint32_t addr, data;
+	unsigned route_calls, nroutes;
+	struct ioapic_route routes[IOAPIC_NUM_PINS];
+};
+
+static int rec_msi(void *ctx, uint32_t addr, uint32_t data)
+{
+	struct rec *r = ctx;
+	r->msis++;
+	r->addr = addr;
+	r->data = data;
+	return 0;
+}
+
+static int rec_routes(void *ctx, const struct ioapic_route *rt, unsigned n)
+{
+	struct rec *r = ctx;
+	r->route_calls++;
+	r->nroutes = n;
+	memcpy(r->routes, rt, n * sizeof(*rt));
+	return 0;
+}
+
+static const struct ioapic_ops ops = {rec_msi, rec_routes};
+
+static void w32(struct ioapic *a, uint64_t off, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	ioapic_mmio(a, off, b, 4, true);
+}
+
+static uint32_t r32(struct ioapic *a, uint64_t off)
+{
+	uint8_t b[4];
+	ioapic_mmio(a, off, b, 4, false);
+	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void reg_w(struct ioapic *a, uint32_t reg, uint32_t v)
+{
+	w32(a, 0x00, reg);
+	w32(a, 0x10, v);
+}
+
+static uint32_t reg_r(struct ioapic *a, uint32_t reg)
+{
+	w32(a, 0x00, reg);
+	return r32(a, 0x10);
+}
+
+static void rte(struct ioapic *a, unsigned pin, uint32_t lo, uint8_t dest)
+{
+	reg_w(a, 0x11 + 2 * pin, (uint32_t)dest << 24);
+	reg_w(a, 0x10 + 2 * pin, lo);
+}
+
+static void test_identity(void **st)
+{
+	(void)st;
+	struct ioapic a;
+	struct rec r = {0};
+	assert_int_equal(ioapic_init(&a, 3, &ops, &r), 0);
+	assert_int_equal(reg_r(&a, 0x00), 3u << 24);
+	assert_int_equal(reg_r(&a, 0x01), 0x11 | 23u << 16); /* version 0x11, 24 pins */
+	for (unsigned pin = 0; pin < IOAPIC_NUM_PINS; pin++)
+		assert_int_equal(reg_r(&a, 0x10 + 2 * pin), 1u << 16); /* reset: masked */
+	assert_int_equal(reg_r(&a, 0x01 + 0x7f), 0);                   /* beyond the table */
+	reg_w(&a, 0x01, 0);                                            /* read-only */
+	assert_int_equal(reg_r(&a, 0x01), 0x11 | 23u << 16);
+	assert_int_equal(r.route_calls, 0); /* nothing unmasked, nothing routed */
+	ioapic_destroy(&a);
+}
+
+static void test_edge(void **st)
+{
+	(void)st;
+	struct ioapic a;
+	struct rec r = {0};
+	ioapic_init(&a, 1, &ops, &r);
+	ioapic_set_irq(&a, 5, 1); /* masked: lost */
+	ioapic_set_irq(&a, 5, 0);
+	assert_int_equal(r.msis, 0);
+	rte(&a, 5, 0x41 | 1u << 11, 0x02); /* vector 0x41, logical destination 2 */
+	assert_int_equal(r.nroutes, 1);
+	assert_int_equal(r.routes[0].gsi, 5);
+	assert_int_equal(r.routes[0].addr_lo, 0xfee00000u | 2u << 12 | 1u << 2);
+	assert_int_equal(r.routes[0].data, 0x41);
+	ioapic_set_irq(&a, 5, 1);
+	ioapic_set_irq(&a, 5, 1); /* still high: no new edge */
+	assert_int_equal(r.msis, 1);
+	assert_int_equal(r.addr, 0xfee00000u | 2u << 12 | 1u << 2);
+	assert_int_equal(r.data, 0x41);
+	assert_int_equal(reg_r(&a, 0x10 + 10) & (1u << 14), 0); /* edge: no remote IRR */
+	ioapic_set_irq(&a, 5, 0);
+	ioapic_set_irq(&a, 5, 1);
+	assert_int_equal(r.msis, 2);
+	unsigned calls = r.route_calls;
+	rte(&a, 5, 0x41 | 1u << 11, 0x02); /* the same entry again: KVM is not asked again */
+	assert_int_equal(r.route_calls, calls);
+	rte(&a, 5, 0x41 | 1u << 16, 0x02); /* masked edge pin: route dropped */
+	assert_int_equal(r.nroutes, 0);
+	ioapic_destroy(&a);
+}
+
+static void test_level(void **st)
+{
+	(void)st;
+	struct ioapic a;
+	struct rec r = {0};
+	ioapic_init(&a, 1, &ops, &r);
+	rte(&a, 4, 0x30 | 1u << 15, 0);
+	assert_int_equal(r.routes[0].data, 0x30 | 1u << 15 | 1u << 14); /* level, assert */
+	ioapic_set_irq(&a, 4, 1);
+	assert_int_equal(r.msis, 1);
+	assert_true(reg_r(&a, 0x18) & (1u << 14)); /* remote IRR */
+	ioapic_set_irq(&a, 4, 1);                  /* awaiting EOI: no second delivery */
+	assert_int_equal(r.msis, 1);
+	ioapic_eoi(&a, 0x31); /* another vector: nothing */
+	assert_true(reg_r(&a, 0x18) & (1u << 14));
+	ioapic_eoi(&a, 0x30); /* still asserted: delivered again */
+	assert_int_equal(r.msis, 2);
+	ioapic_set_irq(&a, 4, 0);
+	ioapic_eoi(&a, 0x30);
+	assert_int_equal(r.msis, 2);
+	assert_false(reg_r(&a, 0x18) & (1u << 14));
+	/* The guest cannot write remote IRR; masking keeps a level route (its EOI must come). */
+	reg_w(&a, 0x18, 0x30 | 1u << 15 | 1u << 14 | 1u << 16);
+	assert_false(reg_r(&a, 0x18) & (1u << 14));
+	assert_int_equal(r.nroutes, 1);
+	ioapic_set_irq(&a, 4, 1); /* masked: held in the line */
+	assert_int_equal(r.msis, 2);
+	reg_w(&a, 0x18, 0x30 | 1u << 15); /* unmasked while asserted: delivered now */
+	assert_int_equal(r.msis, 3);
+	ioapic_destroy(&a);
+}
+
+static void test_hostile(void **st)
+{
+	(void)st;
+	struct ioapic a;
+	struct rec r = {0};
+	ioapic_init(&a, 1, &ops, &r);
+	uint8_t b[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	ioapic_mmio(&a, 0x00, b, 1, true); /* IOREGSEL 0xff */
+	ioapic_mmio(&a, 0x10, b, 8, true); /* 8-byte write to a register that does not exist */
+	ioapic_mmio(&a, 0x10, b, 8, false);
+	assert_int_equal(b[0] | b[1] | b[4], 0);
+	ioapic_mmio(&a, 0xffc, b, 4, true); /* nothing there */
+	ioapic_set_irq(&a, 24, 1);          /* no such pin */
+	ioapic_set_irq(&a, 1000, 1);
+	rte(&a, 2, 0x05, 0); /* vector < 16 is invalid: never routed, never sent */
+	ioapic_set_irq(&a, 2, 1);
+	assert_int_equal(r.msis, 0);
+	assert_int_equal(r.nroutes, 0);
+	ioapic_destroy(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_identity),
+	        cmocka_unit_test(test_edge),
+	        cmocka_unit_test(test_level),
+	        cmocka_unit_test(test_hostile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
