@@ -63,7 +63,9 @@ int gm_prefault(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
  * the guest wrote), *file for pages still shared with a file mapped by gm_map_file(). Pages
  * the guest only read from untouched RAM map the shared zero page: counted in neither, as in
  * the kernel's RSS. 0 or -errno. */
-int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file);
+/* pagemap_fd: /proc/self/pagemap opened by the caller (a sandboxed process cannot open it
+ * later), or -1 to open it here. */
+int gm_resident(const struct guest_mem *gm, int pagemap_fd, uint64_t *anon, uint64_t *file);
 
 /* Back [gpa, gpa+len) of guest RAM with a private (copy-on-write) mapping of fd at offset
  * instead of anonymous memory: every instance reading those pages shares the page cache's

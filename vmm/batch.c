@@ -71,8 +71,9 @@ struct child {
 	struct batch *b;
 	unsigned id;
 	int log_fd;
-	int statm_fd; /* opened before the sandbox: /proc/self/statm at the end */
-	int smaps_fd; /* and /proc/self/smaps_rollup */
+	int statm_fd;   /* opened before the sandbox: /proc/self/statm at the end */
+	int smaps_fd;   /* and /proc/self/smaps_rollup */
+	int pagemap_fd; /* and /proc/self/pagemap (gm_resident) */
 	uint64_t t_pattern;
 	unsigned len;
 	char line[512];
@@ -226,7 +227,7 @@ static void child_memory(struct child *c, struct batch_record *r)
 		}
 	}
 	uint64_t ganon = 0, gfile = 0;
-	if (gm_resident(&c->vm.mem, &ganon, &gfile) == 0)
+	if (gm_resident(&c->vm.mem, c->pagemap_fd, &ganon, &gfile) == 0)
 		r->guest_kb = ganon / 1024;
 }
 
@@ -290,6 +291,7 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 	 * printed nothing; O_NOFOLLOW: a symlink planted in --log-dir is not followed. */
 	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	c->smaps_fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+	c->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (b->log_dir[0]) {
 		char path[PATH_MAX + 32];
 		snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, id);
@@ -574,6 +576,11 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 				if (!ready[i]++)
 					nready++;
 			} else if (state[i] == INST_RUNNING) {
+				/* Its record is complete: take it now, since an instance still
+				 * tearing down a kernel irqchip may not be reaped before the
+				 * launcher is done. */
+				if (atomic_load(&slot(b, i)->written))
+					take_record(b, i);
 				state[i] = INST_FINISHED;
 				inflight--;
 			}

@@ -318,10 +318,10 @@ static int count_pages(int pm, const uint8_t *host, uint64_t pages, bool file_ra
 	return 0;
 }
 
-int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file)
+int gm_resident(const struct guest_mem *gm, int pagemap_fd, uint64_t *anon, uint64_t *file)
 {
 	*anon = *file = 0;
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int pm = pagemap_fd >= 0 ? pagemap_fd : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return -errno;
 	int r = 0;
@@ -344,6 +344,7 @@ int gm_resident(const struct guest_mem *gm, uint64_t *anon, uint64_t *file)
 			gpa = next;
 		}
 	}
-	close(pm);
+	if (pm != pagemap_fd)
+		close(pm);
 	return r;
 }

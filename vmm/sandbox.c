@@ -105,11 +105,13 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 
 /* ioctls on already open fds, all roles: KVM_RUN and the registers an exit handler reads
  * (diagnosis of an internal error), interrupt injection without irqfd, the tap offloads a
- * driver negotiates at FEATURES_OK, and TCGETS (stdio's isatty). */
+ * driver negotiates at FEATURES_OK, TCGETS (stdio's isatty), and KVM_SET_GSI_ROUTING: with the
+ * split irqchip a guest's write to an IOAPIC redirection entry re-routes that GSI's irqfd as
+ * an MSI (devices/ioapic.c), at any time the guest likes. */
 static const unsigned long allowed_ioctls[] = {
-        KVM_RUN,        KVM_GET_REGS,  KVM_GET_SREGS,
-        KVM_TRANSLATE,  KVM_IRQ_LINE,  KVM_IRQ_LINE_STATUS,
-        KVM_SIGNAL_MSI, TUNSETOFFLOAD, TCGETS,
+        KVM_RUN,      KVM_GET_REGS,        KVM_GET_SREGS,  KVM_TRANSLATE,
+        KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI, TUNSETOFFLOAD,
+        TCGETS,       KVM_SET_GSI_ROUTING,
 };
 
 static int rules_common(scmp_filter_ctx ctx)
@@ -208,6 +210,10 @@ static int rules_vmm(scmp_filter_ctx ctx)
 		r = seccomp_rule_add(
 		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 		        SCMP_A0(SCMP_CMP_EQ, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD));
+	/* ... or, as vmm/main.c makes it, our sibling (CLONE_PARENT): no zombie of init. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, CLONE_PARENT | SIGCHLD));
 	/* Threads it starts confine themselves further (sandbox_apply() on the new thread):
 	 * adding a filter, dropping capabilities and NO_NEW_PRIVS can only take away. */
 	if (!r)

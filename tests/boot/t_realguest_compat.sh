@@ -38,7 +38,7 @@ if sector_has_pattern 44 "$img"; then ok "blk_rw-pvh loose=1: pattern in the fil
 
 # Unikraft's timer: PIT one-shot through the 8259 with LINT0 in ExtINT, both entry paths
 for g in pic_pit pic_pit-pvh; do
-	run "$g" --kernel "$GUESTS/$g.elf" --timeout 30
+	run "$g" --irqchip kernel --kernel "$GUESTS/$g.elf" --timeout 30
 	expect_rc "$g" 0
 	expect_out "$g" '^pic_pit: LVT0 ExtINT; 2 one-shot PIT interrupts through the 8259 \(edge\), one per arm$'
 done

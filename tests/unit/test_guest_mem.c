@@ -96,7 +96,7 @@ static void resident_counts_written_pages_only(void **state)
 	struct guest_mem gm;
 	assert_int_equal(gm_init(&gm, 4 << 20), 0);
 	uint64_t anon, file;
-	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(gm_resident(&gm, -1, &anon, &file), 0);
 	assert_int_equal(anon, 0);
 	volatile uint8_t *p = gm_ptr(&gm, 0, 4 << 20);
 	unsigned sum = 0;
@@ -105,11 +105,11 @@ static void resident_counts_written_pages_only(void **state)
 	assert_int_equal(sum, 0);
 	for (unsigned pg = 300; pg < 310; pg++)
 		p[pg * 4096] = 1; /* 40 KiB written */
-	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(gm_resident(&gm, -1, &anon, &file), 0);
 	assert_int_equal(anon, 10 * 4096);
 	assert_int_equal(file, 0);
 	p[0] = 1; /* a read page written later becomes the process's own */
-	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(gm_resident(&gm, -1, &anon, &file), 0);
 	assert_int_equal(anon, 11 * 4096);
 	gm_free(&gm);
 }

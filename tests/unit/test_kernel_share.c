@@ -40,7 +40,7 @@ static void map_file_cow(void **state)
 	assert_int_equal(p[0], 2);
 	assert_int_equal(p[8191], 3);
 	uint64_t anon, file;
-	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(gm_resident(&gm, -1, &anon, &file), 0);
 	assert_int_equal(file, 8192);
 	assert_int_equal(anon, 0);
 	p[0] = 99; /* copy-on-write: the file keeps its byte */
@@ -48,7 +48,7 @@ static void map_file_cow(void **state)
 	assert_int_equal(pread(fd, &b, 1, 4096), 1);
 	assert_int_equal(b, 2);
 	gm_write(&gm, 0x200000, "x", 1);
-	assert_int_equal(gm_resident(&gm, &anon, &file), 0);
+	assert_int_equal(gm_resident(&gm, -1, &anon, &file), 0);
 	assert_int_equal(anon, 2 * 4096); /* the written RAM page and the guest's copy */
 	assert_int_equal(file, 4096);     /* the file page nobody wrote */
 	/* Misaligned, empty, outside RAM. */
