@@ -140,6 +140,16 @@ fuzz fuzz-smoke: T = $(if $(filter fuzz-smoke,$@),$(FUZZ_SMOKE_TIME),$(FUZZ_TIME
 fuzz fuzz-smoke: fuzz-build all
 	tests/fuzz/run.sh $(B)/fuzz/bin $(B)/guests $(B)/fuzz/corpus $(T) $(FUZZ_TARGETS)
 
+# ---- soak and faults (issue 12): SOAK_N launches, SOAK_KILLS interrupted batches ----
+SOAK_N     ?= 1000
+SOAK_KILLS ?= 20
+soak: all
+	SOAK_N=$(SOAK_N) SOAK_KILLS=$(SOAK_KILLS) tests/soak/run.sh $(B)/fastvmm $(B)/guests
+# The short form make test runs.
+soak-ci: all
+	SOAK_N=120 SOAK_KILLS=6 tests/soak/run.sh $(B)/fastvmm $(B)/guests
+test: fuzz-smoke soak-ci
+
 deps:
 	@tests/deps.sh
 
@@ -158,5 +168,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
+.PHONY: soak soak-ci fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

@@ -456,6 +456,9 @@ static void reaped(struct batch *b, unsigned i, int status, const struct rusage 
 	struct batch_record *r = &b->rec[i];
 	if (atomic_load(&slot(b, i)->written))
 		take_record(b, i);
+	/* The process is gone: give its slot's page back (a long batch would otherwise keep one
+	 * resident page per instance in the launcher). */
+	madvise(slot(b, i), b->slot_stride, MADV_REMOVE);
 	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
 	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
 	if (atomic_load(&r->written))

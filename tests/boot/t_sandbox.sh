@@ -120,4 +120,10 @@ expect_rc "denied syscall in a batch instance" 1
 expect_err "denied syscall in a batch instance" "sandbox: vcpu thread made a denied system call: socket"
 expect_out "denied syscall in a batch instance" "exited with status 159 without a record"
 
+# A batch large enough that the report's qsort() asks the kernel for the RAM size (sysinfo):
+# the confined launcher must be allowed to finish its report.
+run bigbatch --kernel "$GUESTS/hello.elf" -n 300 --quiet
+expect_rc "confined launcher reports a batch of 300" 0
+expect_out "confined launcher reports a batch of 300" '^300/300 ok'
+
 finish
