@@ -130,19 +130,9 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 
 static int shared_init(struct batch *b)
 {
-	static struct vm probe; /* kvm_open_dev() checks /dev/kvm and reports into a vm */
-	memset(&probe, 0, sizeof(probe));
-	probe.kvm_fd = -1;
-	if (kvm_open_dev(&probe) < 0) {
-		log_err("%s", probe.reason);
-		return -1;
-	}
-	b->kvm.kvm_fd = probe.kvm_fd;
-	b->kvm.run_size = probe.run_size;
-	b->kvm.cpuid = vcpu_supported_cpuid(probe.kvm_fd);
-	if (!b->kvm.cpuid) {
-		log_err("/dev/kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		close(probe.kvm_fd);
+	char why[320];
+	if (instance_kvm_shared(&b->kvm, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		return -1;
 	}
 	return 0;
@@ -189,27 +179,6 @@ static void kill_all(const pid_t *pid, const unsigned char *state, unsigned n, i
 	for (unsigned i = 0; i < n; i++)
 		if (state[i] == INST_RUNNING || state[i] == INST_FINISHED)
 			kill(pid[i], sig);
-}
-
-/* A process ended: peak RSS, and a record for one that died without writing its own. */
-static void reaped(struct batch_record *r, int status, const struct rusage *ru)
-{
-	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
-	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
-	if (atomic_load(&r->written))
-		return;
-	r->ok = false;
-	r->outcome = BATCH_LOST;
-	if (WIFSIGNALED(status)) {
-		r->signal = WTERMSIG(status);
-		r->exit_status = 128 + r->signal;
-		snprintf(r->reason, sizeof(r->reason), "instance process killed by signal %d (%s)",
-		         r->signal, strsignal(r->signal));
-	} else {
-		r->exit_status = WEXITSTATUS(status);
-		snprintf(r->reason, sizeof(r->reason),
-		         "instance process exited with status %d without a record", r->exit_status);
-	}
 }
 
 static void progress(const struct batch *b, unsigned ready, unsigned n, bool final)
@@ -323,7 +292,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			for (unsigned i = 0; i < n; i++) {
 				if (pid[i] != p || state[i] == INST_REAPED)
 					continue;
-				reaped(&b->rec[i], status, &ru);
+				instance_reaped(&b->rec[i], status, &ru);
 				if (state[i] == INST_RUNNING)
 					inflight--;
 				state[i] = INST_REAPED;
@@ -345,7 +314,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			struct rusage ru;
 			if (state[i] == INST_REAPED || wait4(pid[i], &status, 0, &ru) != pid[i])
 				continue;
-			reaped(&b->rec[i], status, &ru);
+			instance_reaped(&b->rec[i], status, &ru);
 			state[i] = INST_REAPED;
 		}
 	}
@@ -491,10 +460,7 @@ out:
 		close(b.note[0]);
 		close(b.note[1]);
 	}
-	if (b.kvm.cpuid) {
-		free(b.kvm.cpuid);
-		close(b.kvm.kvm_fd);
-	}
+	instance_kvm_shared_free(&b.kvm);
 	if (b.have_re)
 		regfree(&b.ready_re);
 	return status;
