@@ -60,7 +60,8 @@ struct slot_owner {
 	struct vmrec *vm;   /* SLOT_VM */
 };
 
-struct template {
+struct template
+{
 	char name[TEMPLATE_NAME_MAX + 1];
 	struct template_spec spec;
 	struct vm_config cfg;
@@ -87,7 +88,7 @@ struct vmrec {
 	bool deleted; /* DELETE asked: forgotten once reaped */
 	enum vm_state state;
 	bool reaped;
-	uint64_t t_req; /* CLOCK_MONOTONIC of the request */
+	uint64_t t_req;          /* CLOCK_MONOTONIC of the request */
 	struct batch_record rec; /* copied from the slot when written / reaped */
 	bool have_rec;
 	char *console; /* copied at the end */
@@ -142,8 +143,7 @@ static struct {
 	uint64_t outcome[8], evicted;
 	struct hist h_first_run, h_ready, h_first_run_pool, h_ready_pool;
 	uint64_t requests;
-} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .listen_fd = -1, .note = {-1, -1},
-       .wake = {-1, -1}};
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .listen_fd = -1, .note = {-1, -1}, .wake = {-1, -1}};
 
 static struct slot *slot_at(size_t i)
 {
@@ -223,8 +223,9 @@ static json_t *template_json(const struct template *t)
 	                    json_pack("{s:i,s:i,s:i,s:I,s:I,s:I}", "size", (int)t->pool.target,
 	                              "ready", (int)pool_count(&t->pool, POOL_READY), "preparing",
 	                              (int)pool_count(&t->pool, POOL_PREPARING), "hits",
-	                              (json_int_t)t->pool.hits, "misses", (json_int_t)t->pool.misses,
-	                              "failures", (json_int_t)t->pool.failures));
+	                              (json_int_t)t->pool.hits, "misses",
+	                              (json_int_t)t->pool.misses, "failures",
+	                              (json_int_t)t->pool.failures));
 	json_object_set_new(o, "launches", json_integer((json_int_t)t->launches));
 	return o;
 }
@@ -259,8 +260,9 @@ static json_t *vm_json(const struct vmrec *v)
 		for (int st = 0; st < ST_COUNT; st++) {
 			uint64_t ns = r->t_ns[st];
 			if (ns)
-				json_object_set_new(t, vm_stage_names[st],
-				                    json_real((double)(ns / 1000) / 1000.0)); /* µs */
+				json_object_set_new(
+				        t, vm_stage_names[st],
+				        json_real((double)(ns / 1000) / 1000.0)); /* µs */
 		}
 	}
 	json_object_set_new(o, "timings_ms", t);
@@ -337,8 +339,8 @@ static void child_line(struct instance *in, const char *line, unsigned len)
 }
 
 /* In the forked child: build (cold or warm), wait for the go if warm, run, record, exit. */
-static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint64_t id,
-                                 uint64_t t0, const struct vm_request *req)
+static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint64_t id, uint64_t t0,
+                                 const struct vm_request *req)
 {
 	static struct instance in;
 	memset(&in, 0, sizeof(in));
@@ -687,8 +689,8 @@ static void do_template_delete(const struct action *a, struct reply *r)
 	reply_empty(r, 204);
 }
 
-static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w,
-                        struct reply *r, struct waiter **wake)
+static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w, struct reply *r,
+                        struct waiter **wake)
 {
 	const struct vm_request *q = &a->vm;
 	if (S.stopping) {
@@ -950,10 +952,11 @@ static uint64_t proc_rss_kb(pid_t pid)
 static void metrics_text(struct reply *r)
 {
 	struct buf b = {0};
-	bprintf(&b, "# HELP fastvmm_launches_total VMs launched, by path (warm pool or cold).\n"
-	            "# TYPE fastvmm_launches_total counter\n"
-	            "fastvmm_launches_total{path=\"pool\"} %llu\n"
-	            "fastvmm_launches_total{path=\"cold\"} %llu\n",
+	bprintf(&b,
+	        "# HELP fastvmm_launches_total VMs launched, by path (warm pool or cold).\n"
+	        "# TYPE fastvmm_launches_total counter\n"
+	        "fastvmm_launches_total{path=\"pool\"} %llu\n"
+	        "fastvmm_launches_total{path=\"cold\"} %llu\n",
 	        (unsigned long long)S.launches_pool, (unsigned long long)S.launches_cold);
 	bprintf(&b,
 	        "# HELP fastvmm_launch_failures_total Launch requests that did not become a "
@@ -1091,7 +1094,8 @@ static void reap(struct waiter **wake)
 					if (pool_remove(&o->t->pool, (int)i, &e)) {
 						close(e.ctl_fd);
 						if (atomic_load(&s->rec.written))
-							log_warn("template %s: warm instance failed: %s",
+							log_warn("template %s: warm instance "
+							         "failed: %s",
 							         o->t->name, s->rec.reason);
 					}
 				}
@@ -1194,7 +1198,8 @@ static int serve_loop(void)
 			if (si.ssi_signo == SIGHUP)
 				continue; /* no configuration to reload */
 			if (!S.stopping) {
-				log_info("serve: %s: stopping every VM", strsignal((int)si.ssi_signo));
+				log_info("serve: %s: stopping every VM",
+				         strsignal((int)si.ssi_signo));
 				stop_now = true;
 			} else {
 				signal_children(SIGKILL); /* asked twice: no more grace */
@@ -1206,7 +1211,8 @@ static int serve_loop(void)
 		pthread_mutex_lock(&S.lock);
 		if (stop_now) {
 			atomic_store(&S.stopping, true);
-			/* Warm instances have nothing to lose; running ones get the grace period. */
+			/* Warm instances have nothing to lose; running ones get the grace period.
+			 */
 			for (struct template *t = S.templates; t; t = t->next)
 				for (unsigned i = 0; i < t->pool.n; i++)
 					kill(t->pool.e[i].pid, SIGKILL);
@@ -1270,8 +1276,19 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 	                         .grace_ms = 1000,
 	                         .console_max = 64 * 1024,
 	                         .verbosity = 1};
-	enum { O_SOCKET = 256, O_GROUP, O_MAXVMS, O_MAXPOOL, O_MAXT, O_MAXREC, O_BODY, O_CONNS,
-	       O_CTIME, O_GRACE, O_CONSOLE };
+	enum {
+		O_SOCKET = 256,
+		O_GROUP,
+		O_MAXVMS,
+		O_MAXPOOL,
+		O_MAXT,
+		O_MAXREC,
+		O_BODY,
+		O_CONNS,
+		O_CTIME,
+		O_GRACE,
+		O_CONSOLE
+	};
 	static const struct option opts[] = {
 	        {"socket", required_argument, 0, O_SOCKET},
 	        {"group", required_argument, 0, O_GROUP},
@@ -1291,11 +1308,13 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 	};
 	optind = 1;
 	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
+	int c, li = -1;
+	while ((c = getopt_long(argc, argv, ":vqh", opts, &li)) != -1) {
 		uint64_t v = 0;
 		int r = 0;
-		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+		char name[40];
+		snprintf(name, sizeof(name), "--%s", li >= 0 ? opts[li].name : "?");
+		li = -1;
 		switch (c) {
 		case O_SOCKET:
 			o->socket_path = optarg;
@@ -1357,7 +1376,8 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 			snprintf(err, err_len, "serve: %s: needs a value", argv[optind - 1]);
 			return -EINVAL;
 		default:
-			snprintf(err, err_len, "serve: %s: unknown option (see fastvmm serve --help)",
+			snprintf(err, err_len,
+			         "serve: %s: unknown option (see fastvmm serve --help)",
 			         argv[optind - 1]);
 			return -EINVAL;
 		}
@@ -1441,8 +1461,8 @@ static int socket_open(const struct serve_opts *o)
 		close(fd);
 		return -1;
 	}
-	if (o->group && (chown(o->socket_path, (uid_t)-1, gid) < 0 ||
-	                 chmod(o->socket_path, 0660) < 0)) {
+	if (o->group &&
+	    (chown(o->socket_path, (uid_t)-1, gid) < 0 || chmod(o->socket_path, 0660) < 0)) {
 		log_err("--group %s: %s: %s", o->group, o->socket_path, strerror(errno));
 		unlink(o->socket_path);
 		close(fd);
