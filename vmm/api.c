@@ -76,8 +76,7 @@ static int check_fields(json_t *o, const char *const *allowed, const char *what,
 	return 0;
 }
 
-static int get_string(json_t *o, const char *key, size_t max, char **out, char *err,
-                      size_t err_len)
+static int get_string(json_t *o, const char *key, size_t max, char **out, char *err, size_t err_len)
 {
 	json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v))
@@ -133,9 +132,9 @@ static int get_bool(json_t *o, const char *key, bool *out, char *err, size_t err
 
 static int parse_template(struct template_spec *t, json_t *o, char *err, size_t err_len)
 {
-	static const char *const fields[] = {"kernel", "initrd",  "cmdline", "mem",   "cpus",
-	                                     "disks",  "nets",    "pool",    "ready", "timeout_ms",
-	                                     NULL};
+	static const char *const fields[] = {"kernel", "initrd",     "cmdline", "mem",
+	                                     "cpus",   "disks",      "nets",    "pool",
+	                                     "ready",  "timeout_ms", NULL};
 	TRY(check_fields(o, fields, "template", err, err_len));
 	TRY(get_string(o, "kernel", PATH_MAX, &t->kernel, err, err_len));
 	if (!t->kernel || !*t->kernel)
@@ -223,8 +222,9 @@ static int parse_template(struct template_spec *t, json_t *o, char *err, size_t 
 			TRY(check_fields(e, nf, "nets[]", err, err_len));
 			TRY(get_string(e, "tap", 15, &t->tap[t->nnets], err, err_len));
 			if (t->tap[t->nnets] && t->pool)
-				FAIL(400, "nets[%zu].tap: a pooled template cannot name its tap (every "
-				          "VM needs its own); leave it out",
+				FAIL(400,
+				     "nets[%zu].tap: a pooled template cannot name its tap (every "
+				     "VM needs its own); leave it out",
 				     i);
 			t->nnets++;
 		}
@@ -234,8 +234,8 @@ static int parse_template(struct template_spec *t, json_t *o, char *err, size_t 
 
 static int parse_vm_request(struct vm_request *r, json_t *o, char *err, size_t err_len)
 {
-	static const char *const fields[] = {"template", "cmdline_append", "wait", "timeout_ms",
-	                                     "mac", NULL};
+	static const char *const fields[] = {
+	        "template", "cmdline_append", "wait", "timeout_ms", "mac", NULL};
 	TRY(check_fields(o, fields, "vm", err, err_len));
 	char *s = NULL;
 	TRY(get_string(o, "template", TEMPLATE_NAME_MAX, &s, err, err_len));
@@ -265,8 +265,8 @@ static int parse_vm_request(struct vm_request *r, json_t *o, char *err, size_t e
 			FAIL(400, "wait: want one of none, running, ready, exit");
 		r->wait = (enum wait_for)w;
 	}
-	TRY(get_uint(o, "timeout_ms", 0, 365ULL * 24 * 3600 * 1000, &r->timeout_ms,
-	             &r->timeout_set, err, err_len));
+	TRY(get_uint(o, "timeout_ms", 0, 365ULL * 24 * 3600 * 1000, &r->timeout_ms, &r->timeout_set,
+	             err, err_len));
 	s = NULL;
 	TRY(get_string(o, "mac", 17, &s, err, err_len));
 	if (s) {
@@ -319,7 +319,8 @@ int api_parse(struct action *a, const char *method, const char *path, const char
 	}
 	if (strcmp(p, "/templates") == 0) {
 		if (!get)
-			FAIL(405, "%s /templates: only GET (PUT /templates/{name} creates one)", method);
+			FAIL(405, "%s /templates: only GET (PUT /templates/{name} creates one)",
+			     method);
 		a->kind = ACT_TEMPLATE_LIST;
 		return 0;
 	}
@@ -370,7 +371,7 @@ int api_parse(struct action *a, const char *method, const char *path, const char
 	if (body_len == 0)
 		FAIL(400, "a JSON object body is required");
 	json_error_t je;
-	json_t *o = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = json_loadb(body, body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!o)
 		FAIL(400, "body: malformed JSON at line %d column %d: %s", je.line, je.column,
 		     je.text);
