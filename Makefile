@@ -117,6 +117,11 @@ bench-virtio: $(B)/bench/virtio_blk_bench
 	$(B)/bench/virtio_blk_bench
 bench: bench-virtio
 
+# fastvmm serve under load (issue 8): warm pool vs cold vs a process per request.
+bench-serve: all $(B)/bench/serve_load
+	tests/bench/serve.sh $(B)
+bench: bench-serve
+
 deps:
 	@tests/deps.sh
 
@@ -135,5 +140,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
+.PHONY: all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio bench-serve deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
