@@ -13,9 +13,9 @@
 enum pool_state { POOL_PREPARING = 1, POOL_READY };
 
 struct pool_entry {
-	int slot;    /* the daemon's instance slot */
-	pid_t pid;   /* the waiting process */
-	int ctl_fd;  /* write end of its control pipe */
+	int slot;   /* the daemon's instance slot */
+	pid_t pid;  /* the waiting process */
+	int ctl_fd; /* write end of its control pipe */
 	enum pool_state state;
 	uint64_t seq; /* order of readiness: the oldest ready entry is taken first */
 };

@@ -17,13 +17,13 @@
 
 struct serve_opts {
 	const char *socket_path;
-	const char *group; /* NULL: socket mode 0600, else 0660 and this group */
-	unsigned max_vms;  /* VMs running at once (pooled ones not counted) */
+	const char *group;   /* NULL: socket mode 0600, else 0660 and this group */
+	unsigned max_vms;    /* VMs running at once (pooled ones not counted) */
 	unsigned max_pooled; /* warm VMs across all templates */
 	unsigned max_templates;
-	unsigned max_records;   /* finished VMs remembered; the oldest are forgotten first */
-	size_t max_body;        /* bytes of a request body */
-	unsigned max_conns;     /* connections at once; beyond: 503 */
+	unsigned max_records;    /* finished VMs remembered; the oldest are forgotten first */
+	size_t max_body;         /* bytes of a request body */
+	unsigned max_conns;      /* connections at once; beyond: 503 */
 	unsigned conn_timeout_s; /* an idle or slow connection is closed after this */
 	unsigned grace_ms;       /* SIGTERM → SIGKILL for instances at shutdown */
 	size_t console_max;      /* bytes of console kept per VM */

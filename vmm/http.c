@@ -34,8 +34,8 @@ struct req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
-	bool waiting;      /* suspended in serve's waiter list */
-	bool have_reply;   /* reply ready, to be queued at the next call */
+	bool waiting;    /* suspended in serve's waiter list */
+	bool have_reply; /* reply ready, to be queued at the next call */
 	struct reply reply;
 	struct action act; /* kept while waiting */
 	struct waiter w;
@@ -44,10 +44,9 @@ struct req {
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *r)
 {
 	const char *body = r->body ? r->body : "";
-	struct MHD_Response *resp =
-	        MHD_create_response_from_buffer(strlen(body), (void *)body,
-	                                        r->body ? MHD_RESPMEM_MUST_FREE
-	                                                : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	        strlen(body), (void *)body,
+	        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(r->body);
 		r->body = NULL;
@@ -77,8 +76,8 @@ static void wake(void *cookie)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
 	struct http *h = cls;
 	struct req *q = *con_cls;
@@ -97,12 +96,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		if (serve_stopping())
 			return send_error(c, 503, "the daemon is shutting down");
-		const char *cl =
-		        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->o->max_body) {
 			char m[96];
-			snprintf(m, sizeof(m), "request body of %s bytes, more than %zu (--max-body)",
-			         cl, h->o->max_body);
+			snprintf(m, sizeof(m),
+			         "request body of %s bytes, more than %zu (--max-body)", cl,
+			         h->o->max_body);
 			return send_error(c, 413, m);
 		}
 		return MHD_YES;
@@ -229,10 +229,11 @@ struct http *http_start(int fd, const struct serve_opts *o, char *why, size_t wh
 	h->d = MHD_start_daemon(
 	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
 	        NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-	        MHD_OPTION_LISTEN_SOCKET, fd,
-	        MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_CONNECTION_TIMEOUT,
-	        (unsigned)o->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+	        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, hard,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+	        on_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	        MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(why, why_len, "libmicrohttpd could not start on the socket");
 		free(h);
