@@ -29,6 +29,7 @@ GUEST_LDFLAGS := -Wl,-T,guests/guest.ld -Wl,--build-id=none -Wl,-z,max-page-size
 LIB_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c) $(wildcard boot/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 GUESTS  := hello null exitcode crash hang sse echo blk_rw acpi_off net_echo evil_virtio
+GUESTS  += count
 GUEST_ELFS := $(GUESTS:%=$(B)/guests/%.elf) $(GUESTS:%=$(B)/guests/%-pvh.elf)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)

@@ -3,6 +3,7 @@
 #define FASTVMM_CONFIG_H
 
 #include "boot.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define DEFAULT_MEM     (128 * MiB)
@@ -22,6 +23,9 @@ struct cli {
 	unsigned n, parallel; /* parallel: in-flight cap, 0 = all */
 	const char *log_dir, *ready, *plot;
 	bool console;
+	/* Snapshots (issue 9): --snapshot DIR with --snapshot-at/--snapshot-then; --restore DIR. */
+	struct snapshot_request snap; /* snap.dir NULL: none */
+	const char *restore;
 };
 
 #define BATCH_MAX 10000 /* largest -n: a sanity bound (one process per instance) */

@@ -7,6 +7,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 int kvm_open_dev(struct vm *vm)
@@ -119,7 +120,9 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 
 int mem_setup(struct vm *vm)
 {
-	int r = gm_init(&vm->mem, vm->cfg->mem_size);
+	/* A restore maps the snapshot's RAM file copy-on-write: clones share its pages. */
+	int r = vm->cfg->snap ? gm_init_file(&vm->mem, vm->cfg->mem_size, vm->cfg->snap->mem_fd)
+	                      : gm_init(&vm->mem, vm->cfg->mem_size);
 	if (r < 0) {
 		snprintf(vm->reason, sizeof(vm->reason),
 		         "--mem: cannot map %llu MiB of guest RAM: %s",
