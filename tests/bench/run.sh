@@ -15,3 +15,5 @@ echo "== bare KVM: each arrangement of a VM's setup (tests/bench/kvm_options.c)"
 "$B/bench/kvm_options" "${BENCH_KVM_REPS:-30}" 30
 echo
 python3 "$here/bench.py" "$B/fastvmm" "$B/guests"
+echo
+python3 "$here/snapshot_bench.py" "$B/fastvmm" "$B/guests"
