@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "config.h"
 #include "log.h"
+#include "oci.h"
 #include "vmm.h"
 
 #ifndef FASTVMM_VERSION
@@ -21,14 +22,20 @@
 #define FASTVMM_GUESTDIR "/usr/local/share/fastvmm/guests"
 #endif
 
-/* The bundled guest: next to the binary (build tree), else the installed share dir. */
+/* The bundled guest: next to the binary (build tree), else in the share dir of the prefix
+ * the binary is installed in (PREFIX/bin/fastvmm → PREFIX/share/fastvmm/guests, whatever
+ * PREFIX was given to make install, DESTDIR staging included), else the compiled-in one. */
 static const char *default_kernel(char *buf, size_t len)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = 0;
-		snprintf(buf, len, "%s/guests/hello.elf", dirname(exe));
+		const char *dir = dirname(exe);
+		snprintf(buf, len, "%s/guests/hello.elf", dir);
+		if (access(buf, R_OK) == 0)
+			return buf;
+		snprintf(buf, len, "%s/../share/fastvmm/guests/hello.elf", dir);
 		if (access(buf, R_OK) == 0)
 			return buf;
 	}
@@ -81,6 +88,12 @@ static void defer_vm_destruction(void)
 int main(int argc, char **argv)
 {
 	uint64_t t0 = now_ns();
+	/* The OCI runtime front end (vmm/oci.c): `fastvmm oci ...` or the fastvmm-oci name. */
+	const char *prog = strrchr(argv[0], '/');
+	if (!strcmp(prog ? prog + 1 : argv[0], "fastvmm-oci"))
+		return oci_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "oci"))
+		return oci_main(argc - 1, argv + 1);
 	struct cli cli;
 	struct err e = {{0}};
 	int act = config_parse(&cli, argc, argv, &e);
