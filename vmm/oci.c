@@ -126,8 +126,8 @@ static int mkdir_p(const char *path, mode_t mode)
 struct container {
 	char id[1100];
 	char dir[PATH_MAX - 64]; /* room for "/state.json" and the like */
-	int dirfd; /* locked */
-	json_t *state; /* state.json, NULL if absent */
+	int dirfd;               /* locked */
+	json_t *state;           /* state.json, NULL if absent */
 	pid_t pid;
 	unsigned long long starttime;
 };
@@ -392,7 +392,8 @@ static int console_setup(const char *sock_path, char *why, size_t wlen)
 	int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (s < 0 || sk < 0 || strlen(sock_path) >= sizeof(sa.sun_path)) {
-		snprintf(why, wlen, "console: %s", s < 0 || sk < 0 ? strerror(errno) : "socket path too long");
+		snprintf(why, wlen, "console: %s",
+		         s < 0 || sk < 0 ? strerror(errno) : "socket path too long");
 		return -1;
 	}
 	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
@@ -405,7 +406,9 @@ static int console_setup(const char *sock_path, char *why, size_t wlen)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.buf,
 	                     .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
@@ -447,8 +450,8 @@ static void *stop_thread(void *arg)
 }
 
 static _Noreturn void instance_main(struct oci_bundle *b, struct kernel_image *kernel,
-                                    struct blob *initrd, const char *fifo,
-                                    const char *console_sock, int rep)
+                                    struct blob *initrd, const char *fifo, const char *console_sock,
+                                    int rep)
 {
 	static struct instance in; /* struct vm is large */
 	char why[512];
@@ -464,7 +467,21 @@ static _Noreturn void instance_main(struct oci_bundle *b, struct kernel_image *k
 		_exit(1);
 	}
 	for (unsigned i = 0; i < b->nrlimits; i++) {
-		struct rlimit rl = {b->rlimit[i].soft, b->rlimit[i].hard};
+		struct rlimit rl = {b->rlimit[i].soft, b->rlimit[i].hard}, cur;
+		/* Engines ask for more than an unprivileged or nested host allows (podman as root:
+		 * RLIMIT_NOFILE 1048576); above the hard limit we may not raise, keep that limit —
+		 * these are the VMM's limits, which the guest does not see. */
+		if (setrlimit(b->rlimit[i].resource, &rl) < 0 && errno == EPERM &&
+		    getrlimit(b->rlimit[i].resource, &cur) == 0 && rl.rlim_max > cur.rlim_max) {
+			log_info("process.rlimits[%u]: %llu is above this host's hard limit %llu; "
+			         "kept %llu",
+			         i, (unsigned long long)rl.rlim_max,
+			         (unsigned long long)cur.rlim_max,
+			         (unsigned long long)cur.rlim_max);
+			rl.rlim_max = cur.rlim_max;
+			if (rl.rlim_cur > rl.rlim_max)
+				rl.rlim_cur = rl.rlim_max;
+		}
 		if (setrlimit(b->rlimit[i].resource, &rl) < 0) {
 			report_send(rep, 0, "process.rlimits[%u]: %s", i, strerror(errno));
 			_exit(1);
@@ -590,10 +607,12 @@ static int cmd_create(int argc, char **argv)
 		else if ((v = opt_match(argc, argv, &i, "console-socket", 0, true, &bad)))
 			console = v;
 		else if ((v = opt_match(argc, argv, &i, "preserve-fds", 0, true, &bad)))
-			; /* extra fds are inherited by the instance process; the VM has no use for them */
+			; /* extra fds are inherited by the instance process; the VM has no use for
+			     them */
 		else if (opt_match(argc, argv, &i, "no-pivot", 0, false, &bad) ||
 		         opt_match(argc, argv, &i, "no-new-keyring", 0, false, &bad))
-			; /* no rootfs to pivot into and no keyring: nothing runs inside the rootfs */
+			; /* no rootfs to pivot into and no keyring: nothing runs inside the rootfs
+			   */
 		else if (!bad) {
 			oci_err("create: unknown option %s", argv[i]);
 			return 2;
@@ -715,16 +734,17 @@ static int cmd_create(int argc, char **argv)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
-	size_t tl = strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
+	size_t tl =
+	        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
 	snprintf(created + tl, sizeof(created) - tl, ".%09ldZ", ts.tv_nsec);
 	json_error_t je;
 	json_t *ann = json_loads(b.annotations_json, 0, &je);
-	json_t *state = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:s}",
-	                          "ociVersion", OCI_SPEC_VERSION, "id", id, "pid", (json_int_t)pid,
-	                          "starttime", (json_int_t)starttime, "bundle", b.dir, "rootfs",
-	                          b.rootfs, "created", created, "annotations",
-	                          ann ? ann : json_object(), "cgroup", b.cgroup, "kernel",
-	                          b.kernel.name);
+	json_t *state =
+	        json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:s}", "ociVersion",
+	                  OCI_SPEC_VERSION, "id", id, "pid", (json_int_t)pid, "starttime",
+	                  (json_int_t)starttime, "bundle", b.dir, "rootfs", b.rootfs, "created",
+	                  created, "annotations", ann ? ann : json_object(), "cgroup", b.cgroup,
+	                  "kernel", b.kernel.name);
 	char *s = state ? json_dumps(state, JSON_COMPACT) : NULL;
 	json_decref(state);
 	char sp[PATH_MAX];
@@ -803,7 +823,8 @@ static int cmd_start(int argc, char **argv)
 				break;
 			}
 			if (!instance_alive(&c)) {
-				oci_err("container %s: its process ended before it was started", id);
+				oci_err("container %s: its process ended before it was started",
+				        id);
 				break;
 			}
 		}
@@ -935,8 +956,8 @@ static int cmd_delete(int argc, char **argv)
 	const char *st = container_status(&c);
 	if (strcmp(st, "stopped")) {
 		if (!force) {
-			oci_err("container %s: cannot delete a container that is %s (use --force)", id,
-			        st);
+			oci_err("container %s: cannot delete a container that is %s (use --force)",
+			        id, st);
 			container_close(&c);
 			return 1;
 		}
@@ -1111,7 +1132,8 @@ int oci_main(int argc, char **argv)
 		           (v = opt_match(argc, argv, &i, "criu", 0, true, &bad))) {
 			; /* accepted as runc does; nothing here depends on them */
 		} else if (opt_match(argc, argv, &i, "version", 'v', false, &bad)) {
-			printf("fastvmm-oci version %s\nspec: %s\n", FASTVMM_VERSION, OCI_SPEC_VERSION);
+			printf("fastvmm-oci version %s\nspec: %s\n", FASTVMM_VERSION,
+			       OCI_SPEC_VERSION);
 			return 0;
 		} else if (opt_match(argc, argv, &i, "help", 'h', false, &bad)) {
 			usage(stdout);
@@ -1150,11 +1172,12 @@ int oci_main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	static const char *const refused[] = {"exec", "pause", "resume", "update", "checkpoint",
-	                                      "restore", "events", "run", "spec"};
+	static const char *const refused[] = {"exec",    "pause",  "resume", "update", "checkpoint",
+	                                      "restore", "events", "run",    "spec"};
 	for (size_t k = 0; k < ARRAY_SIZE(refused); k++)
 		if (!strcmp(cmd, refused[k])) {
-			oci_err("%s: not supported by fastvmm: a container is one VM, with no processes "
+			oci_err("%s: not supported by fastvmm: a container is one VM, with no "
+			        "processes "
 			        "to exec into or resources to update live",
 			        cmd);
 			return 1;
