@@ -88,6 +88,11 @@ sanitize:
 test-nested: all
 	tests/nested/run.sh
 
+# The OCI runtime (vmm/oci*.c) under real engines: the CLI alone, containerd + ctr, podman,
+# make install into a scratch prefix. OCI_ONLY=REGEX picks scripts (tests/oci/run.sh).
+test-oci: all
+	tests/oci/run.sh $(B)/fastvmm $(B)/guests
+
 # Parse-and-place against Debian's real kernel (bzImage and the vmlinux inside it), fetched
 # and cached by the nested harness's kernel step.
 $(B)/tests/debian_kernel: tests/unit/debian_kernel.c $(B)/libfastvmm.a
@@ -100,7 +105,7 @@ test-debian-kernel: all $(B)/tests/debian_kernel
 	test -n "$$paths" || { echo "test-debian-kernel: could not fetch the Debian kernel" >&2; exit 1; }; \
 	$(B)/tests/debian_kernel $$paths
 
-test: deps all unit test-debian-kernel boot-test sanitize test-nested
+test: deps all unit test-debian-kernel boot-test test-oci sanitize test-nested
 	@echo "make test: all suites passed"
 
 bench: all
@@ -134,5 +139,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
+.PHONY: all unit boot-test sanitize test test-nested test-oci test-debian-kernel bench bench-virtio deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

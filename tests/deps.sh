@@ -18,6 +18,10 @@ pkgs=(
 	binutils
 	xz-utils
 	zstd
+	libjansson-dev    # JSON of the OCI runtime (vmm/oci*.c; libjansson.a for the static link)
+	containerd        # OCI runtime tests and benchmark: containerd 1.6 + ctr (tests/oci)
+	podman            # ... podman with conmon
+	runc              # ... the reference runtime the benchmark compares with
 )
 missing=()
 for p in "${pkgs[@]}"; do
