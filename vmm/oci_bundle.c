@@ -69,8 +69,9 @@ int oci_open_in_root(int rootfd, const char *path, const char *what, struct err 
 	if (!path[0])
 		return err_set(e, -EINVAL, "%s: empty path", what);
 	if (has_dotdot(path))
-		return err_set(e, -EINVAL, "%s: %s: '..' is not allowed in a path inside the rootfs",
-		               what, path);
+		return err_set(e, -EINVAL,
+		               "%s: %s: '..' is not allowed in a path inside the rootfs", what,
+		               path);
 	const char *rel = path;
 	while (*rel == '/')
 		rel++;
@@ -102,15 +103,14 @@ int oci_open_in_root(int rootfd, const char *path, const char *what, struct err 
 
 static int want_type(json_t *v, json_type t, const char *field, struct err *e)
 {
-	static const char *const names[] = {"an object", "an array",  "a string", "an integer",
+	static const char *const names[] = {"an object", "an array",  "a string",  "an integer",
 	                                    "a number",  "a boolean", "a boolean", "null"};
 	if (!v || json_typeof(v) == t || (t == JSON_TRUE && json_is_boolean(v)))
 		return 0;
 	return err_set(e, -EINVAL, "config.json: %s: must be %s", field, names[t]);
 }
 
-static int get_obj(json_t *parent, const char *key, const char *field, json_t **out,
-                   struct err *e)
+static int get_obj(json_t *parent, const char *key, const char *field, json_t **out, struct err *e)
 {
 	*out = parent ? json_object_get(parent, key) : NULL;
 	return want_type(*out, JSON_OBJECT, field, e);
@@ -130,8 +130,7 @@ static int get_str(json_t *parent, const char *key, const char *field, const cha
 	return r;
 }
 
-static int get_bool(json_t *parent, const char *key, const char *field, bool *out,
-                    struct err *e)
+static int get_bool(json_t *parent, const char *key, const char *field, bool *out, struct err *e)
 {
 	json_t *v = parent ? json_object_get(parent, key) : NULL;
 	int r = want_type(v, JSON_TRUE, field, e);
@@ -163,10 +162,11 @@ static int check_str_array(json_t *a, const char *field, struct err *e)
 	json_array_foreach(a, i, v)
 	{
 		if (!json_is_string(v))
-			return err_set(e, -EINVAL, "config.json: %s[%zu]: must be a string", field, i);
-		if (strlen(json_string_value(v)) != json_string_length(v))
-			return err_set(e, -EINVAL, "config.json: %s[%zu]: contains a NUL byte", field,
+			return err_set(e, -EINVAL, "config.json: %s[%zu]: must be a string", field,
 			               i);
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return err_set(e, -EINVAL, "config.json: %s[%zu]: contains a NUL byte",
+			               field, i);
 	}
 	return 0;
 }
@@ -252,7 +252,8 @@ static int read_annotations(json_t *ann, json_t *env, struct knobs *k, struct er
 		json_object_foreach(ann, key, v)
 		{
 			if (!json_is_string(v))
-				return err_set(e, -EINVAL, "config.json: annotations.%s: must be a string",
+				return err_set(e, -EINVAL,
+				               "config.json: annotations.%s: must be a string",
 				               key);
 			if (strncmp(key, OCI_ANN_PREFIX, strlen(OCI_ANN_PREFIX)) != 0)
 				continue; /* someone else's */
@@ -262,7 +263,8 @@ static int read_annotations(json_t *ann, json_t *env, struct knobs *k, struct er
 					break;
 			if (i == ARRAY_SIZE(tab))
 				return err_set(e, -EINVAL,
-				               "annotation %s: unknown (known: kernel, cmdline, initrd, mem, "
+				               "annotation %s: unknown (known: kernel, cmdline, "
+				               "initrd, mem, "
 				               "cpus, disks, timeout under " OCI_ANN_PREFIX ")",
 				               key);
 			*(const char **)((char *)k + tab[i].off) = json_string_value(v);
@@ -279,14 +281,22 @@ static const struct {
 	const char *name;
 	int res;
 } rlimit_names[] = {
-        {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
-        {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
-        {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-        {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-        {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-        {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
-        {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-        {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+        {"RLIMIT_AS", RLIMIT_AS},
+        {"RLIMIT_CORE", RLIMIT_CORE},
+        {"RLIMIT_CPU", RLIMIT_CPU},
+        {"RLIMIT_DATA", RLIMIT_DATA},
+        {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+        {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+        {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+        {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+        {"RLIMIT_NICE", RLIMIT_NICE},
+        {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+        {"RLIMIT_NPROC", RLIMIT_NPROC},
+        {"RLIMIT_RSS", RLIMIT_RSS},
+        {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+        {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+        {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+        {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 /* process.rlimits apply to the VM's process; the spec asks for an error on an unknown type. */
@@ -351,10 +361,11 @@ static int read_resources(struct oci_bundle *b, json_t *linux_, uint64_t *mem_li
 		return r;
 	if (have && v > 0) {
 		if ((uint64_t)v < VM_MIN_MEM || (uint64_t)v > VM_MAX_MEM)
-			return err_set(e, -ERANGE,
-			               "linux.resources.memory.limit: %lld bytes: guest RAM must be "
-			               "%llu MiB..%llu GiB",
-			               (long long)v, VM_MIN_MEM / MiB, VM_MAX_MEM / GiB);
+			return err_set(
+			        e, -ERANGE,
+			        "linux.resources.memory.limit: %lld bytes: guest RAM must be "
+			        "%llu MiB..%llu GiB",
+			        (long long)v, VM_MIN_MEM / MiB, VM_MAX_MEM / GiB);
 		*mem_limit = (uint64_t)v;
 	}
 	json_int_t quota = 0, period = 100000;
@@ -365,7 +376,8 @@ static int read_resources(struct oci_bundle *b, json_t *linux_, uint64_t *mem_li
 	if (!hp || period <= 0)
 		period = 100000; /* the kernel's default CFS period */
 	if (period > 1000000 || (hp && period < 1000))
-		return err_set(e, -ERANGE, "linux.resources.cpu.period: %lld µs: must be 1000..1000000",
+		return err_set(e, -ERANGE,
+		               "linux.resources.cpu.period: %lld µs: must be 1000..1000000",
 		               (long long)period);
 	if (hq && quota > 0) {
 		long long n = (quota + period - 1) / period;
@@ -404,7 +416,8 @@ static int read_disks(struct oci_bundle *b, int rootfd, const char *spec, bool r
 			else if (!strcmp(mode, "rw"))
 				cow = false;
 			else if (strcmp(mode, "cow"))
-				return err_set(e, -EINVAL, "%s: %s: mode '%s': must be cow, ro or rw",
+				return err_set(e, -EINVAL,
+				               "%s: %s: mode '%s': must be cow, ro or rw",
 				               OCI_ANN_DISKS, tok, mode);
 		}
 		if (!ro && !cow && root_ro)
@@ -419,7 +432,8 @@ static int read_disks(struct oci_bundle *b, int rootfd, const char *spec, bool r
 			if (access(p, W_OK) < 0) {
 				int r = -errno;
 				close(fd);
-				return err_set(e, r, "%s: %s: %s", OCI_ANN_DISKS, tok, strerror(-r));
+				return err_set(e, r, "%s: %s: %s", OCI_ANN_DISKS, tok,
+				               strerror(-r));
 			}
 		}
 		file_set(&b->disk[b->ndisks], fd, tok);
@@ -444,8 +458,9 @@ static int read_vm_object(struct oci_bundle *b, json_t *vm, json_t **kparams, st
 	    (r = get_obj(vm, "image", "vm.image", &img, e)) < 0)
 		return r;
 	if (hyp && json_object_size(hyp))
-		return err_set(e, -EINVAL, "config.json: vm.hypervisor: fastvmm is the hypervisor; "
-		                           "remove this field");
+		return err_set(e, -EINVAL,
+		               "config.json: vm.hypervisor: fastvmm is the hypervisor; "
+		               "remove this field");
 	if (kern) {
 		if ((r = get_str(kern, "path", "vm.kernel.path", &path, e)) < 0 ||
 		    (r = get_str(kern, "initrd", "vm.kernel.initrd", &initrd, e)) < 0)
@@ -480,10 +495,11 @@ static int read_vm_object(struct oci_bundle *b, json_t *vm, json_t **kparams, st
 		    (r = get_str(img, "format", "vm.image.format", &fmt, e)) < 0)
 			return r;
 		if (!path || !fmt)
-			return err_set(e, -EINVAL, "config.json: vm.image: path and format are required");
+			return err_set(e, -EINVAL,
+			               "config.json: vm.image: path and format are required");
 		if (strcmp(fmt, "raw"))
-			return err_set(e, -EINVAL, "vm.image.format: '%s': only raw images are supported",
-			               fmt);
+			return err_set(e, -EINVAL,
+			               "vm.image.format: '%s': only raw images are supported", fmt);
 		int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0)
 			return err_set(e, -errno, "vm.image.path: %s: %s", path, strerror(errno));
@@ -492,7 +508,8 @@ static int read_vm_object(struct oci_bundle *b, json_t *vm, json_t **kparams, st
 			return r;
 		}
 		file_set(&b->disk[0], fd, path);
-		b->disk_cow[0] = true; /* the image is shared: this container writes a private overlay */
+		b->disk_cow[0] =
+		        true; /* the image is shared: this container writes a private overlay */
 		b->ndisks = 1;
 	}
 	return 0;
@@ -504,7 +521,8 @@ static int refuse_unhonourable(json_t *root, struct err *e)
 	static const char *const other_os[] = {"windows", "solaris", "zos"};
 	for (size_t i = 0; i < ARRAY_SIZE(other_os); i++)
 		if (json_object_get(root, other_os[i]))
-			return err_set(e, -EINVAL, "config.json: %s: fastvmm runs Linux bundles only",
+			return err_set(e, -EINVAL,
+			               "config.json: %s: fastvmm runs Linux bundles only",
 			               other_os[i]);
 	json_t *hooks = json_object_get(root, "hooks"), *h;
 	const char *key;
@@ -515,7 +533,8 @@ static int refuse_unhonourable(json_t *root, struct err *e)
 		json_object_foreach(hooks, key, h)
 		{
 			if (json_is_array(h) && json_array_size(h))
-				return err_set(e, -EINVAL, "config.json: hooks.%s: hooks are not supported",
+				return err_set(e, -EINVAL,
+				               "config.json: hooks.%s: hooks are not supported",
 				               key);
 		}
 	return 0;
@@ -562,7 +581,8 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 	if (!ver)
 		return err_set(e, -EINVAL, "config.json: ociVersion: missing");
 	if (strncmp(ver, "1.", 2) != 0)
-		return err_set(e, -EINVAL, "config.json: ociVersion '%s': only 1.x is supported", ver);
+		return err_set(e, -EINVAL, "config.json: ociVersion '%s': only 1.x is supported",
+		               ver);
 	snprintf(b->oci_version, sizeof(b->oci_version), "%s", ver);
 	if ((r = get_obj(root, "root", "root", &jroot, e)) < 0 ||
 	    (r = get_str(jroot, "path", "root.path", &rpath, e)) < 0 ||
@@ -615,10 +635,11 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 		file_set(&b->kernel, r, k.kernel);
 	} else if (b->kernel.fd < 0) {
 		if (!args || !json_array_size(args))
-			return err_set(e, -EINVAL,
-			               "config.json: process.args is empty and no %s annotation names "
-			               "the kernel",
-			               OCI_ANN_KERNEL);
+			return err_set(
+			        e, -EINVAL,
+			        "config.json: process.args is empty and no %s annotation names "
+			        "the kernel",
+			        OCI_ANN_KERNEL);
 		const char *a0 = json_string_value(json_array_get(args, 0));
 		if ((r = oci_open_in_root(rootfd, a0, "process.args[0] (the kernel)", e)) < 0)
 			return r;
@@ -645,8 +666,8 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 		if ((r = join_args(kparams, 0, "vm.kernel.parameters", &b->cmdline, e)) < 0)
 			return r;
 	} else if (args && json_array_size(args) > (kernel_from_args ? 1u : 0u)) {
-		if ((r = join_args(args, kernel_from_args ? 1 : 0, "process.args", &b->cmdline, e)) <
-		    0)
+		if ((r = join_args(args, kernel_from_args ? 1 : 0, "process.args", &b->cmdline,
+		                   e)) < 0)
 			return r;
 	} else if (!(b->cmdline = strdup(DEFAULT_CMDLINE))) {
 		return err_set(e, -ENOMEM, "out of memory");
@@ -693,13 +714,15 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 		return r;
 	if (cg) {
 		if (has_dotdot(cg))
-			return err_set(e, -EINVAL, "linux.cgroupsPath: %s: '..' is not allowed", cg);
-		if (strchr(cg, ':'))
-			return err_set(e, -EINVAL,
-			               "linux.cgroupsPath: %s: a systemd slice:prefix:name path needs "
-			               "--systemd-cgroup, which fastvmm does not support (use the "
-			               "cgroupfs manager)",
+			return err_set(e, -EINVAL, "linux.cgroupsPath: %s: '..' is not allowed",
 			               cg);
+		if (strchr(cg, ':'))
+			return err_set(
+			        e, -EINVAL,
+			        "linux.cgroupsPath: %s: a systemd slice:prefix:name path needs "
+			        "--systemd-cgroup, which fastvmm does not support (use the "
+			        "cgroupfs manager)",
+			        cg);
 		if (snprintf(b->cgroup, sizeof(b->cgroup), "%s", cg) >= (int)sizeof(b->cgroup))
 			return err_set(e, -ENAMETOOLONG, "linux.cgroupsPath: too long");
 	}
