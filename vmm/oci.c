@@ -594,7 +594,8 @@ static void remove_container_dir(struct container *c)
 	rmdir(c->dir);
 }
 
-static int cmd_create(int argc, char **argv)
+/* create; *out_pid receives the instance's pid (for run, whose child it stays). */
+static int cmd_create(int argc, char **argv, pid_t *out_pid)
 {
 	const char *bundle = ".", *pid_file = NULL, *console = NULL, *id = NULL, *v;
 	bool bad = false;
@@ -765,6 +766,7 @@ static int cmd_create(int argc, char **argv)
 		}
 	}
 	status = 0;
+	*out_pid = pid;
 	pid = -1;
 fail:
 	if (pid > 0) {
@@ -835,6 +837,43 @@ static int cmd_start(int argc, char **argv)
 	}
 	container_close(&c);
 	return status;
+}
+
+static int cmd_delete(int argc, char **argv);
+
+static pid_t run_child;
+static void run_forward(int sig)
+{
+	kill(run_child, sig);
+}
+
+/* run = create + start + wait + delete, in the foreground (runc run): this process stays the
+ * instance's parent, forwards SIGINT/SIGTERM/SIGHUP to it and exits with its status. */
+static int cmd_run(int argc, char **argv)
+{
+	pid_t pid = -1;
+	int r = cmd_create(argc, argv, &pid);
+	if (r)
+		return r;
+	const char *id = argv[argc - 1];
+	run_child = pid;
+	struct sigaction sa = {.sa_handler = run_forward};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	char *start[] = {"start", (char *)id, NULL};
+	r = cmd_start(2, start);
+	int st = 0;
+	if (r)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	char *del[] = {"delete", "--force", (char *)id, NULL};
+	cmd_delete(3, del);
+	if (r)
+		return r;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static json_t *state_json(struct container *c)
@@ -1098,6 +1137,7 @@ static void usage(FILE *out)
 	        "Commands:\n"
 	        "  create [--bundle DIR] [--pid-file F] [--console-socket S] ID\n"
 	        "  start ID            boot the created VM\n"
+	        "  run [create options] ID   create, start, wait and delete (foreground)\n"
 	        "  state ID            the OCI state as JSON\n"
 	        "  kill [--all] ID [SIGNAL]   TERM/INT/HUP: clean stop; KILL: stop now\n"
 	        "  delete [--force] ID\n"
@@ -1152,8 +1192,11 @@ int oci_main(int argc, char **argv)
 	const char *cmd = argv[i];
 	int sub_argc = argc - i;
 	char **sub = argv + i;
+	pid_t created;
 	if (!strcmp(cmd, "create"))
-		return cmd_create(sub_argc, sub);
+		return cmd_create(sub_argc, sub, &created);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(sub_argc, sub);
 	if (!strcmp(cmd, "start"))
 		return cmd_start(sub_argc, sub);
 	if (!strcmp(cmd, "state"))

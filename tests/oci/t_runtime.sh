@@ -26,6 +26,12 @@ expect_out code 'exitcode guest: exiting'
 expect_status code 7
 oci code-del delete c2
 
+# --- run: create + start + wait + delete in the foreground
+oci run run --bundle "$TMP/code" r0
+expect_rc run 7
+expect_out run 'exitcode guest: exiting'
+expect_empty_root run
+
 # --- signals: TERM stops the VM cleanly (128+15), KILL at once (128+9)
 B=$TMP/hang
 bundle "$B" "$(cfg '["/hang.elf"]')" "$G/hang.elf"
