@@ -120,6 +120,11 @@ bench-virtio: $(B)/bench/virtio_blk_bench
 	$(B)/bench/virtio_blk_bench
 bench: bench-virtio
 
+# ctr run / podman run → guest ready, fastvmm against runc and the engines' own overhead.
+bench-oci: all
+	tests/bench/oci_bench.sh $(B)
+bench: bench-oci
+
 deps:
 	@tests/deps.sh
 
@@ -139,5 +144,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit boot-test sanitize test test-nested test-oci test-debian-kernel bench bench-virtio deps format format-check install clean
+.PHONY: all unit boot-test sanitize test test-nested test-oci test-debian-kernel bench bench-virtio bench-oci deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

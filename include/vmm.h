@@ -156,6 +156,10 @@ void vm_mark(struct vm *vm, enum vm_stage st);
 int pipeline_run(struct vm *vm);
 /* Undo every stage (teardown). */
 void pipeline_teardown(struct vm *vm);
+/* Move the VM's slow destruction (15-23 ms of SRCU grace periods with an irqchip) off this
+ * process's exit: a child inherits the VM's fds and lets go of them once this process is
+ * gone. Call just before the process ends (front ends: main.c, the OCI instance). */
+void vm_defer_destruction(void);
 
 /* Run all vCPUs until the VM stops (guest exit, shutdown, crash, timeout). */
 int vm_run(struct vm *vm);

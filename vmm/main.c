@@ -56,35 +56,6 @@ static int failure_status(const struct vm *vm)
 	}
 }
 
-/* Destroying a VM with an in-kernel irqchip waits 15-23 ms here for SRCU grace periods, in
- * whichever close drops the VM's last reference. Hand those references to a short-lived
- * child: it inherits the fds, closes the standard streams (so that nobody waiting for our
- * output waits for it) and sleeps until this process has gone, then exits and pays the
- * teardown. Our own closes are then cheap and our exit is not delayed (design §4: teardown
- * off the critical path). If the fork fails, the teardown simply happens here. */
-static void defer_vm_destruction(void)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		char c;
-		close(p[1]);
-		close(STDIN_FILENO);
-		close(STDOUT_FILENO);
-		close(STDERR_FILENO);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		_exit(0); /* async-signal-safe only: the parent is multi-threaded */
-	}
-	close(p[0]);
-	if (pid < 0)
-		close(p[1]);
-	/* else p[1] stays open until this process exits: that is the child's signal. */
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t t0 = now_ns();
@@ -166,7 +137,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	if (vm.failed_stage < 0) {
-		defer_vm_destruction();
+		vm_defer_destruction();
 		pipeline_teardown(&vm);
 	}
 	blob_close(&initrd);
