@@ -63,11 +63,15 @@ struct oci_bundle {
 	unsigned nrlimits;
 	/* linux.cgroupsPath and the limits written into it (0 / -1: none). */
 	char cgroup[PATH_MAX];
-	int64_t cg_mem;          /* bytes, already including OCI_VMM_OVERHEAD */
-	int64_t cg_cpu_quota;    /* µs per period */
-	uint64_t cg_cpu_period;  /* µs */
+	int64_t cg_mem;         /* bytes, already including OCI_VMM_OVERHEAD */
+	int64_t cg_cpu_quota;   /* µs per period */
+	uint64_t cg_cpu_period; /* µs */
 	int64_t cg_pids;
 	char *annotations_json; /* the bundle's annotations, compact JSON (malloc'd) */
+	/* A Kubernetes pod sandbox (the "pause" container: annotation
+	 * io.kubernetes.cri.container-type or io.kubernetes.cri-o.ContainerType = "sandbox"):
+	 * no VM; the instance only waits to be stopped, as pause does. Nothing else is read. */
+	bool sandbox;
 };
 
 /* Load and validate bundle_dir/config.json. Returns 0, or -errno with e->msg one line naming

@@ -449,6 +449,30 @@ static void *stop_thread(void *arg)
 	return NULL;
 }
 
+static void sandbox_term(int sig)
+{
+	(void)sig;
+	_exit(0); /* as pause does */
+}
+
+/* A pod sandbox's instance: nothing to boot; wait to be stopped (pause's job). */
+static _Noreturn void sandbox_main(const char *fifo)
+{
+	struct sigaction sa = {.sa_handler = sandbox_term};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	int fd;
+	while ((fd = open(fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+	for (;;)
+		pause();
+}
+
 static _Noreturn void instance_main(struct oci_bundle *b, struct kernel_image *kernel,
                                     struct blob *initrd, const char *fifo, const char *console_sock,
                                     int rep)
@@ -490,6 +514,11 @@ static _Noreturn void instance_main(struct oci_bundle *b, struct kernel_image *k
 	if (b->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		report_send(rep, 0, "process.noNewPrivileges: %s", strerror(errno));
 		_exit(1);
+	}
+	if (b->sandbox) {
+		report_send(rep, 1, "ok");
+		close(rep);
+		sandbox_main(fifo);
 	}
 	oci_bundle_config(b, &in.cfg);
 	in.vm.cfg = &in.cfg;
@@ -665,13 +694,16 @@ static int cmd_create(int argc, char **argv, pid_t *out_pid)
 		goto fail;
 	}
 	have_b = true;
-	if (kernel_open(&kernel, b.kernel.path, &e) < 0) {
+	if (b.sandbox) {
+		snprintf(b.kernel.name, sizeof(b.kernel.name), "(pod sandbox)");
+	} else if (kernel_open(&kernel, b.kernel.path, &e) < 0) {
 		rename_in_msg(e.msg, sizeof(e.msg), b.kernel.path, b.kernel.name);
 		oci_err("%s", e.msg);
 		goto fail;
+	} else {
+		kernel.name = b.kernel.name;
+		have_k = true;
 	}
-	kernel.name = b.kernel.name;
-	have_k = true;
 	if (b.initrd.fd >= 0) {
 		if (blob_open(&initrd, b.initrd.path, KERNEL_MAX_FILE, &e) < 0) {
 			rename_in_msg(e.msg, sizeof(e.msg), b.initrd.path, b.initrd.name);

@@ -620,6 +620,17 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 	struct knobs k;
 	if ((r = read_annotations(ann, env, &k, e)) < 0)
 		return r;
+	static const char *const sandbox_keys[] = {"io.kubernetes.cri.container-type",
+	                                           "io.kubernetes.cri-o.ContainerType"};
+	for (size_t i = 0; i < ARRAY_SIZE(sandbox_keys); i++) {
+		json_t *t = ann ? json_object_get(ann, sandbox_keys[i]) : NULL;
+		if (t && !strcmp(json_string_value(t), "sandbox"))
+			b->sandbox = true;
+	}
+	if (b->sandbox) {
+		b->annotations_json = json_dumps(ann, JSON_COMPACT);
+		return b->annotations_json ? 0 : err_set(e, -ENOMEM, "out of memory");
+	}
 	json_t *kparams;
 	if ((r = read_vm_object(b, json_object_get(root, "vm"), &kparams, e)) < 0)
 		return r;

@@ -101,6 +101,16 @@ reap spec-vm "$O create --bundle $B v1 && $O start v1"
 expect_status spec-vm 3
 oci spec-vm-del delete v1
 
+# --- a Kubernetes pod sandbox (the pause container, as containerd's CRI annotates it): no VM,
+# it runs until stopped and SIGTERM ends it with 0, as pause does
+B=$TMP/pause
+bundle "$B" "$(cfg '["/pause"]' '"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"x"}')"
+reap sandbox "$O create --bundle $B pod1 && $O start pod1 && sleep 0.2 && $O state pod1 >$TMP/stp && $O kill pod1 TERM"
+expect_out sandbox '"status": "running"' "$TMP/stp"
+expect_status sandbox 0
+oci sandbox-del delete pod1
+expect_empty_root sandbox-del
+
 # --- bad bundles: one clear line, status 1, nothing left in --root
 bad() { # NAME REGEX CONFIG [FILES...]
 	local name=$1 re=$2 c=$3
