@@ -101,6 +101,27 @@ reap spec-vm "$O create --bundle $B v1 && $O start v1"
 expect_status spec-vm 3
 oci spec-vm-del delete v1
 
+# --- disks from the rootfs: cow by default (the image is unchanged), :rw writes it, :ro refuses
+B=$TMP/disk
+disk_run() { # NAME MODE
+	$O delete k1 2>/dev/null
+	rm -rf "$B"
+	bundle "$B" "$(cfg '["/blk_rw.elf","console=ttyS0","sector=77"]' "\"annotations\":{\"org.fastvmm.disks\":\"/img/d.img$2\"}")" "$G/blk_rw.elf"
+	mkdir -p "$B/rootfs/img" && truncate -s 4M "$B/rootfs/img/d.img"
+	reap "$1" "$O create --bundle $B k1 && $O start k1"
+}
+disk_run disk-cow ""
+expect_out disk-cow 'wrote, flushed and verified sector 77'
+expect_status disk-cow 0
+if [ -z "$(tr -d '\0' <"$B/rootfs/img/d.img" | head -c1)" ]; then ok "disk-cow: the image in the rootfs is untouched"; else not_ok "disk-cow: the image was written"; fi
+disk_run disk-rw ":rw"
+expect_status disk-rw 0
+if [ -n "$(dd if="$B/rootfs/img/d.img" bs=512 skip=77 count=1 2>/dev/null | tr -d '\0' | head -c1)" ]; then ok "disk-rw: sector 77 written in the image"; else not_ok "disk-rw: sector 77 is empty"; fi
+disk_run disk-ro ":ro"
+expect_out disk-ro 'write status 1'
+expect_status disk-ro 3
+$O delete k1
+
 # --- a Kubernetes pod sandbox (the pause container, as containerd's CRI annotates it): no VM,
 # it runs until stopped and SIGTERM ends it with 0, as pause does
 B=$TMP/pause

@@ -65,8 +65,9 @@ static int teardown(void **state)
 static int load(const char *process, const char *rest)
 {
 	char cfg[4096];
-	snprintf(cfg, sizeof(cfg), "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
-	                           "\"process\":%s%s%s}",
+	snprintf(cfg, sizeof(cfg),
+	         "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+	         "\"process\":%s%s%s}",
 	         process, rest[0] ? "," : "", rest);
 	put("config.json", cfg);
 	memset(&e, 0, sizeof(e));
@@ -200,8 +201,8 @@ static void bad_values(void **state)
 	           "org.fastvmm.cpus: '65'");
 	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.timeout\":\"-1\"}",
 	           "org.fastvmm.timeout");
-	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.disks\":\"disk.img:rx\"}",
-	           "mode 'rx'");
+	expect_bad("{\"args\":[\"/k.elf\"]}",
+	           "\"annotations\":{\"org.fastvmm.disks\":\"disk.img:rx\"}", "mode 'rx'");
 	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.nope\":\"1\"}",
 	           "org.fastvmm.nope: unknown");
 	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.mem\":7}",
