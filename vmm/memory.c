@@ -87,34 +87,6 @@ static void ram_advise(void *p, size_t len)
 	madvise(p, len, MADV_DONTFORK);
 }
 
-int gm_init(struct guest_mem *gm, uint64_t size)
-{
-	memset(gm, 0, sizeof(*gm));
-	if (size < MiB || size % (4 * KiB))
-		return -EINVAL;
-	if (size > (1ULL << 46))
-		return -E2BIG;
-	/* MAP_NORESERVE: guests touch a fraction of their RAM; pages fault in lazily. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	ram_advise(p, size);
-	gm_guard_range(p, size); /* kernel pages shared from the file (gm_map_file) */
-	gm->map = p;
-	gm->map_len = size;
-	gm->ram_size = size;
-	uint64_t low = size < MMIO_GAP_START ? size : MMIO_GAP_START;
-	gm->region[0] = (struct gm_region){.gpa = 0, .size = low, .host = p};
-	gm->nr = 1;
-	if (size > low) {
-		gm->region[1] = (struct gm_region){
-		        .gpa = MMIO_GAP_END, .size = size - low, .host = (uint8_t *)p + low};
-		gm->nr = 2;
-	}
-	return 0;
-}
-
 static int ram_layout(struct guest_mem *gm, void *p, uint64_t size)
 {
 	gm->map = p;
@@ -129,6 +101,23 @@ static int ram_layout(struct guest_mem *gm, void *p, uint64_t size)
 		gm->nr = 2;
 	}
 	return 0;
+}
+
+int gm_init(struct guest_mem *gm, uint64_t size)
+{
+	memset(gm, 0, sizeof(*gm));
+	if (size < MiB || size % (4 * KiB))
+		return -EINVAL;
+	if (size > (1ULL << 46))
+		return -E2BIG;
+	/* MAP_NORESERVE: guests touch a fraction of their RAM; pages fault in lazily. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ram_advise(p, size);
+	gm_guard_range(p, size); /* kernel pages shared from the file (gm_map_file) */
+	return ram_layout(gm, p, size);
 }
 
 static bool thp_enabled(void)

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cc.h"
@@ -306,6 +307,10 @@ int sandbox_apply(enum sandbox_role role)
 		return 0;
 	if ((unsigned)role >= SANDBOX_NROLES)
 		return -EINVAL;
+	/* libc state that is set up lazily by opening a file, before the filter forbids it:
+	 * glibc's first gmtime_r() (the CMOS RTC, read by Linux and Unikraft) runs tzset(),
+	 * which opens /etc/localtime. */
+	tzset();
 	int r = drop_caps();
 	if (r < 0)
 		return r;
