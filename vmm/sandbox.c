@@ -308,9 +308,12 @@ int sandbox_apply(enum sandbox_role role)
 	if ((unsigned)role >= SANDBOX_NROLES)
 		return -EINVAL;
 	/* libc state that is set up lazily by opening a file, before the filter forbids it:
-	 * glibc's first gmtime_r() (the CMOS RTC, read by Linux and Unikraft) runs tzset(),
-	 * which opens /etc/localtime. */
-	tzset();
+	 * glibc's first gmtime_r() (the CMOS RTC, read by Linux and Unikraft) initialises the
+	 * time zone, which opens /etc/localtime. Later calls do not (tzset() itself would,
+	 * each time, with TZ unset: so not tzset()). */
+	time_t t0 = 0;
+	struct tm tm0;
+	gmtime_r(&t0, &tm0);
 	int r = drop_caps();
 	if (r < 0)
 		return r;
