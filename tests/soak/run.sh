@@ -86,8 +86,9 @@ sample() { # fds rss_kb of the launcher
 s1="" s2=""
 while kill -0 $L 2>/dev/null; do
 	n=$(ls "$ll" 2>/dev/null | wc -l)
-	[ -z "$s1" ] && [ "$n" -ge $((long / 10 + 1)) ] && s1=$(sample)
-	[ -z "$s2" ] && [ "$n" -ge $((long * 9 / 10)) ] && s2=$(sample)
+	# A sample taken as the launcher exits (no fds, no VmRSS: a zombie) is no sample.
+	[ -z "$s1" ] && [ "$n" -ge $((long / 10 + 1)) ] && s1=$(sample) && [ "${s1#* }" = "" ] && s1=""
+	[ -z "$s2" ] && [ "$n" -ge $((long * 3 / 4)) ] && s2=$(sample) && [ "${s2#* }" = "" ] && s2=
 	sleep 0.005
 done
 OUT=$TMP/long.out ERR=$TMP/long.out RC=0
