@@ -100,8 +100,9 @@ static inline void print_uint(unsigned v)
 	print(b + i);
 }
 
-/* Reset and negotiate VERSION_1 plus `low` (feature bits 0-31). 0 or a reason code. */
-static inline int virtio_negotiate(uint64_t base, uint32_t want_id, uint32_t low)
+/* Check the device's identity, reset it and set ACKNOWLEDGE | DRIVER: the start both
+ * negotiations share. 0 or a reason code. */
+static inline int virtio_begin(uint64_t base, uint32_t want_id)
 {
 	if (mmio_rd(base, 0x000) != 0x74726976 || mmio_rd(base, 0x004) != 2)
 		return 1;
@@ -110,6 +111,15 @@ static inline int virtio_negotiate(uint64_t base, uint32_t want_id, uint32_t low
 	mmio_wr(base, 0x070, 0);
 	mmio_wr(base, 0x070, 1);
 	mmio_wr(base, 0x070, 3);
+	return 0;
+}
+
+/* Reset and negotiate VERSION_1 plus `low` (feature bits 0-31). 0 or a reason code. */
+static inline int virtio_negotiate(uint64_t base, uint32_t want_id, uint32_t low)
+{
+	int r = virtio_begin(base, want_id);
+	if (r)
+		return r;
 	mmio_wr(base, 0x014, 1);
 	if (!(mmio_rd(base, 0x010) & 1))
 		return 3;
@@ -129,13 +139,9 @@ static inline int virtio_negotiate(uint64_t base, uint32_t want_id, uint32_t low
  * without reading it back (Unikraft). 0 or a reason code. */
 static inline int virtio_negotiate_loose(uint64_t base, uint32_t want_id, uint32_t low)
 {
-	if (mmio_rd(base, 0x000) != 0x74726976 || mmio_rd(base, 0x004) != 2)
-		return 1;
-	if (mmio_rd(base, 0x008) != want_id)
-		return 2;
-	mmio_wr(base, 0x070, 0);
-	mmio_wr(base, 0x070, 1);
-	mmio_wr(base, 0x070, 3);
+	int r = virtio_begin(base, want_id);
+	if (r)
+		return r;
 	mmio_wr(base, 0x014, 0);
 	uint32_t unoffered = ~mmio_rd(base, 0x010) & ((1u << 21) | (1u << 22) | (1u << 27));
 	mmio_wr(base, 0x024, 1);
