@@ -295,6 +295,8 @@ struct virtio_slot {
 	uint64_t base;
 	uint32_t size, gsi;
 };
+/* Before the first KVM_RUN: the NICs' MACs become mac (+ the NIC's index in the last byte). */
+void virtio_patch_mac(struct vm *vm, const uint8_t mac[6]);
 unsigned virtio_layout(const struct vm_config *cfg, struct virtio_slot out[VIRTIO_MAX_DEVS]);
 /* Add "virtio_mmio.device=4K@0x...:N" for each device to buf (NUL-terminated, len bytes):
  * before the first word that is exactly "--" (what follows it is the application's argv:

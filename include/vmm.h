@@ -163,6 +163,9 @@ void vm_mark(struct vm *vm, enum vm_stage st);
 /* Build the VM (stages kvm_open..vcpus). On failure the stages done are undone, vm->reason
  * names the stage and the cause, and -errno is returned. */
 int pipeline_run(struct vm *vm);
+/* Rewrite the guest's command line from vm->cfg->cmdline after pipeline_run() (a warm VM's
+ * per-request tail): the same composition as the boot_info stage, before the first KVM_RUN. */
+int pipeline_patch_cmdline(struct vm *vm);
 /* Undo every stage (teardown). */
 void pipeline_teardown(struct vm *vm);
 

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -29,12 +28,12 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "instance.h"
 #include "config.h"
 #include "log.h"
 #include "sandbox.h"
 
-#define NOTE_READY    0x80000000u /* a note with this bit: instance (low bits) is ready */
-#define KILL_GRACE_MS 1000        /* SIGTERM → SIGKILL after this long */
+#define KILL_GRACE_MS 1000 /* SIGTERM → SIGKILL after this long */
 
 struct batch {
 	const struct cli *cli;
@@ -64,19 +63,12 @@ struct batch {
 	bool reap_all; /* split irqchip: instances' teardown is short enough to reap them all */
 };
 
-/* One instance, in its own process. */
+/* One instance, in its own process: the shared instance core (vmm/instance.c) plus where
+ * this batch sends its console lines. */
 struct child {
-	struct vm vm;
-	struct vm_config cfg;
+	struct instance in; /* first member */
 	struct batch *b;
-	unsigned id;
 	int log_fd;
-	int statm_fd;   /* opened before the sandbox: /proc/self/statm at the end */
-	int smaps_fd;   /* and /proc/self/smaps_rollup */
-	int pagemap_fd; /* and /proc/self/pagemap (gm_resident) */
-	uint64_t t_pattern;
-	unsigned len;
-	char line[512];
 };
 
 /* The one instance of this process, for its SIGTERM handler. */
@@ -89,191 +81,41 @@ static struct batch_record *slot(const struct batch *b, unsigned i)
 
 char *batch_expand_cmdline(const char *tmpl, unsigned id)
 {
-	char num[16];
-	int nl = snprintf(num, sizeof(num), "%u", id);
-	size_t count = 0;
-	for (const char *p = tmpl; (p = strstr(p, "{id}")); p += 4)
-		count++;
-	char *out = malloc(strlen(tmpl) + count * (size_t)nl + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (const char *p = tmpl; *p;) {
-		if (strncmp(p, "{id}", 4) == 0) {
-			memcpy(o, num, (size_t)nl);
-			o += nl;
-			p += 4;
-		} else {
-			*o++ = *p++;
-		}
-	}
-	*o = 0;
-	return out;
+	return instance_expand_cmdline(tmpl, id);
 }
 
-static void note_send(struct batch *b, uint32_t v)
+/* One console line: to the log file or the prefixed stream. */
+static void child_line(struct instance *in, const char *line, unsigned len)
 {
-	(void)!write(b->note[1], &v, sizeof(v));
-}
-
-static void child_on_mark(struct vm *vm, enum vm_stage st)
-{
-	struct child *c = (struct child *)vm; /* vm is the first member */
-	if (st == ST_READY)
-		note_send(c->b, NOTE_READY | c->id);
-}
-
-/* One console line (with its '\n' if it had one): to the log file or the prefixed stream,
- * and against --ready. Runs on the vCPU thread under the serial lock. */
-static void child_line(struct child *c)
-{
+	struct child *c = (struct child *)in;
 	struct batch *b = c->b;
-	if (!c->len)
-		return;
 	if (b->log_dir[0]) {
 		if (c->log_fd >= 0)
-			(void)!write(c->log_fd, c->line, c->len);
+			(void)!write(c->log_fd, line, len);
 	} else if (b->console_fd >= 0) {
-		char buf[sizeof(c->line) + 24];
-		int n = snprintf(buf, sizeof(buf), "[%u] ", c->id);
-		memcpy(buf + n, c->line, c->len);
-		n += (int)c->len;
+		char buf[sizeof(in->line) + 24];
+		int n = snprintf(buf, sizeof(buf), "[%u] ", in->index);
+		memcpy(buf + n, line, len);
+		n += (int)len;
 		if (buf[n - 1] != '\n')
 			buf[n++] = '\n';
 		(void)!write(b->console_fd, buf, (size_t)n); /* one write: lines never interleave */
 	}
-	if (b->have_re && !c->t_pattern) {
-		unsigned n = c->len;
-		while (n && (c->line[n - 1] == '\n' || c->line[n - 1] == '\r'))
-			n--;
-		char s[sizeof(c->line) + 1];
-		memcpy(s, c->line, n);
-		s[n] = 0;
-		if (regexec(&b->ready_re, s, 0, NULL, 0) == 0) {
-			c->t_pattern = now_ns() - c->vm.t0;
-			if (b->progress)
-				note_send(b, NOTE_READY | c->id);
-		}
-	}
-	c->len = 0;
 }
 
-static void child_on_byte(struct vm *vm, uint8_t ch)
-{
-	struct child *c = (struct child *)vm;
-	c->line[c->len++] = (char)ch;
-	if (ch == '\n' || c->len == sizeof(c->line))
-		child_line(c);
-}
-
-/* Async-signal-safe: the launcher stops this instance. Whoever claims the record first (this
- * handler or the normal end) writes it. */
+/* Async-signal-safe: the launcher stops this instance. */
 static void child_term(int sig)
 {
-	struct child *c = child_self;
-	struct batch_record *r = slot(c->b, c->id);
-	if (atomic_exchange(&r->claimed, 1))
-		return; /* the normal end is writing it and exits at once */
-	for (int st = 0; st < ST_COUNT; st++)
-		r->t_ns[st] = atomic_load(&c->vm.t_ns[st]);
-	batch_resolve_ready(r, r->t_ns[ST_READY], c->t_pattern);
-	if (r->ready_source == READY_EXIT)
-		r->t_ns[ST_READY] = 0;
-	r->outcome = BATCH_INTERRUPTED;
-	r->exit_status = 128 + sig;
-	r->failed_stage = -1;
-	r->ok = false;
-	static const char why[] = "stopped by the launcher (batch interrupted)";
-	memcpy(r->reason, why, sizeof(why));
-	r->t_done = now_ns() - c->b->t0;
-	atomic_store(&r->written, 1);
-	note_send(c->b, c->id);
-	_exit(128 + sig);
-}
-
-/* The instance's memory at its end, from page-table walks (exact at that moment):
- * /proc/self/smaps_rollup's Rss and Anonymous, and gm_resident() for guest RAM. Not
- * /proc/self/statm: on Linux < 6.2 its counters are per-thread caches synced every 64 page
- * faults (SPLIT_RSS_COUNTING), so a vCPU thread's recent faults may be missing from it.
- * statm is the fallback only where smaps_rollup is missing (Linux < 4.14). */
-static void child_memory(struct child *c, struct batch_record *r)
-{
-	unsigned long long rss = 0, anon = 0;
-	bool have_rss = false, have_anon = false;
-	char buf[4096];
-	ssize_t n = c->smaps_fd >= 0 ? pread(c->smaps_fd, buf, sizeof(buf) - 1, 0) : -1;
-	if (n > 0) {
-		buf[n] = 0;
-		for (char *line = buf; line; line = strchr(line, '\n')) {
-			line += *line == '\n';
-			if (sscanf(line, "Rss: %llu kB", &rss) == 1)
-				have_rss = true;
-			else if (sscanf(line, "Anonymous: %llu kB", &anon) == 1)
-				have_anon = true;
-		}
-	}
-	if (have_rss && have_anon && anon <= rss) {
-		r->rss_kb = rss;
-		r->rss_file_kb = rss - anon;
-	} else if (c->statm_fd >= 0) {
-		long page = sysconf(_SC_PAGESIZE) / 1024;
-		n = pread(c->statm_fd, buf, sizeof(buf) - 1, 0);
-		unsigned long long size, res, shared;
-		if (n > 0) {
-			buf[n] = 0;
-			if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
-				r->rss_kb = res * (unsigned long long)page;
-				r->rss_file_kb = shared * (unsigned long long)page;
-			}
-		}
-	}
-	uint64_t ganon = 0, gfile = 0;
-	if (gm_resident(&c->vm.mem, c->pagemap_fd, &ganon, &gfile) == 0)
-		r->guest_kb = ganon / 1024;
-}
-
-static _Noreturn void child_finish(struct child *c)
-{
-	struct batch *b = c->b;
-	struct vm *vm = &c->vm;
-	struct batch_record *r = slot(b, c->id);
-	uint64_t t_done = now_ns() - b->t0;
-	if (atomic_exchange(&r->claimed, 1))
-		for (;;)
-			pause(); /* the SIGTERM handler owns the record and exits */
-	for (int st = 0; st < ST_COUNT; st++)
-		r->t_ns[st] = atomic_load(&vm->t_ns[st]);
-	batch_resolve_ready(r, r->t_ns[ST_READY], c->t_pattern);
-	r->outcome = (int)vm->outcome;
-	r->exit_status = vm_exit_status(vm);
-	r->failed_stage = vm->failed_stage;
-	r->console_bytes = vm->serial.bytes_out;
-	snprintf(r->reason, sizeof(r->reason), "%s", vm->reason);
-	r->ok = r->exit_status == 0;
-	if (r->ok && b->have_re && !c->t_pattern) {
-		r->ok = false;
-		r->outcome = BATCH_NO_READY;
-		snprintf(r->reason, sizeof(r->reason), "no console line matched --ready '%s'",
-		         b->cli->ready);
-	}
-	child_memory(c, r);
-	r->t_done = t_done;
-	atomic_store(&r->written, 1);
-	note_send(b, c->id);
-	_exit(0);
+	instance_interrupted(&child_self->in, sig, "stopped by the launcher (batch interrupted)");
 }
 
 static _Noreturn void child_main(struct batch *b, unsigned id)
 {
-	/* Die with the launcher; and if it is already gone, do not start. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != b->launcher)
-		_exit(1);
 	struct child *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c || instance_process_setup(b->launcher, child_term, &b->child_mask) < 0)
 		_exit(1);
 	child_self = c;
 	c->b = b;
-	c->id = id;
 	c->log_fd = -1;
 	/* Only the write end of the notes and our own record slot are ours; the launcher's
 	 * signalfd, the notes' read end, the plot file and the other slots are not. */
@@ -289,9 +131,6 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 	/* Everything this instance opens after setup is opened now: the sandbox (vm_run)
 	 * forbids open(2). The log is created here and removed by the launcher if the guest
 	 * printed nothing; O_NOFOLLOW: a symlink planted in --log-dir is not followed. */
-	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	c->smaps_fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-	c->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (b->log_dir[0]) {
 		char path[PATH_MAX + 32];
 		snprintf(path, sizeof(path), "%s/vm-%u.log", b->log_dir, id);
@@ -299,43 +138,27 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 		if (c->log_fd < 0)
 			log_warn("%s: %s; this instance's console is lost", path, strerror(errno));
 	}
-	struct sigaction sa = {.sa_handler = child_term};
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN); /* a terminal's ^C reaches the whole group: the launcher decides */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_SETMASK, &b->child_mask, NULL);
-
-	c->cfg = b->cli->vm;
-	c->cfg.quiet = true; /* the console goes through child_on_byte */
-	c->cfg.json = false;
-	if (c->cfg.cmdline && strstr(c->cfg.cmdline, "{id}"))
-		c->cfg.cmdline = batch_expand_cmdline(c->cfg.cmdline, id);
-	struct vm *vm = &c->vm;
-	vm->cfg = &c->cfg;
-	vm->kernel = b->kernel;
-	vm->initrd = b->initrd;
-	vm->shared = &b->kvm;
-	vm->id = id;
-	vm->t0 = b->t0;
-	if (b->progress)
-		vm->on_mark = child_on_mark;
+	struct instance *in = &c->in;
+	in->rec = slot(b, id);
+	in->note_fd = b->note[1];
+	in->index = id;
+	in->note_marks = b->progress;
+	in->ready_re = b->have_re ? &b->ready_re : NULL;
+	in->ready_text = b->cli->ready;
+	in->on_line = child_line;
+	in->capture_console = true;
 	char prefix[32];
 	snprintf(prefix, sizeof(prefix), "vm %u: ", id);
 	log_set_prefix(prefix);
-	if (!c->cfg.cmdline) {
-		vm->outcome = VM_FAILED;
-		vm->failed_stage = -1;
-		snprintf(vm->reason, sizeof(vm->reason), "--cmdline: {id}: out of memory");
-		child_finish(c);
+	if (instance_init(in, &b->cli->vm, b->kernel, b->initrd, &b->kvm, id, b->t0) < 0) {
+		in->vm.outcome = VM_FAILED;
+		in->vm.failed_stage = -1;
+		snprintf(in->vm.reason, sizeof(in->vm.reason), "--cmdline: {id}: out of memory");
+		instance_finish(in);
 	}
-	if (pipeline_run(vm) == 0) {
-		vm->serial.on_byte = child_on_byte;
-		vm_run(vm);
-		child_line(c); /* a last line without '\n' */
-	}
-	child_finish(c);
+	if (instance_build(in) == 0)
+		instance_run(in);
+	instance_finish(in);
 }
 
 /* ---- the launcher ---- */
@@ -572,9 +395,11 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 		uint32_t note;
 		pid_t from;
 		while (note_recv(b, &note, &from) == 0) {
-			uint32_t i = note & ~NOTE_READY;
+			uint32_t i = note & NOTE_INDEX;
 			if (i >= n || pid[i] != from)
 				continue; /* not from the instance it names: forged */
+			if (note & (NOTE_RUNNING | NOTE_PREPARED))
+				continue;
 			if (note & NOTE_READY) {
 				if (!ready[i]++)
 					nready++;

@@ -15,6 +15,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "instance.h"
 #include "log.h"
 #include "sandbox.h"
 #include "vmm.h"
@@ -150,37 +151,41 @@ int main(int argc, char **argv)
 		kernel_close(&kernel);
 		return st;
 	}
-	static struct vm vm; /* large (vCPU table); static keeps it off the stack */
-	vm.cfg = &cli.vm;
-	vm.kernel = &kernel;
-	vm.initrd = cli.vm.initrd_path ? &initrd : NULL;
-	vm.t0 = t0;
+	/* The same instance core as batch mode and the daemon (vmm/instance.c), with the console
+	 * on our stdout and no launcher to report to. */
+	static struct instance in; /* large (vCPU table); static keeps it off the stack */
+	struct vm *vm = &in.vm;
+	if (instance_init(&in, &cli.vm, &kernel, cli.vm.initrd_path ? &initrd : NULL, NULL, 0, t0) <
+	    0) {
+		log_err("--cmdline: out of memory");
+		return EXIT_VMM_FAILURE;
+	}
 	int status;
-	if (pipeline_run(&vm) < 0) {
-		log_err("%s", vm.reason);
-		status = failure_status(&vm);
+	if (instance_build(&in) < 0) {
+		log_err("%s", vm->reason);
+		status = failure_status(vm);
 	} else {
-		vm_run(&vm);
-		status = vm_exit_status(&vm);
-		if (status != 0 && vm.outcome != VM_EXITED)
-			log_err("%s: %s", kernel.name, vm.reason);
+		instance_run(&in);
+		status = vm_exit_status(vm);
+		if (status != 0 && vm->outcome != VM_EXITED)
+			log_err("%s: %s", kernel.name, vm->reason);
 		else
-			log_info("%s: %s", kernel.name, vm.reason);
+			log_info("%s: %s", kernel.name, vm->reason);
 	}
 	if (cli.timings)
-		report_vm_text(&vm, stderr);
+		report_vm_text(vm, stderr);
 	if (cli.vm.json) {
-		report_vm_json(&vm, stdout);
+		report_vm_json(vm, stdout);
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
 	/* A split irqchip's VM is destroyed in well under a millisecond: no holder process
 	 * (it would outlive us as an orphan for its new parent to reap). The in-kernel
 	 * irqchip's 15-23 ms go to the holder. Either way the record is already written. */
-	if (vm.failed_stage < 0) {
-		if (vm.irqchip != IRQCHIP_SPLIT)
+	if (vm->failed_stage < 0) {
+		if (vm->irqchip != IRQCHIP_SPLIT)
 			defer_vm_destruction();
-		pipeline_teardown(&vm);
+		pipeline_teardown(vm);
 	}
 	blob_close(&initrd);
 	kernel_close(&kernel);

@@ -106,6 +106,35 @@ static int stage_kernel_load(struct vm *vm)
 	return r;
 }
 
+/* The command line as the guest sees it: cfg->cmdline, plus the virtio_mmio.device= entries
+ * when discovery is by command line; written at CMDLINE_ADDR, where the zero page and
+ * hvm_start_info point. */
+static int write_cmdline(struct vm *vm, struct err *e)
+{
+	enum virtio_discovery disc = virtio_discovery_resolve(vm->cfg->discovery, vm->kernel);
+	char cmdline[CMDLINE_MAX];
+	const char *s = vm->cfg->cmdline;
+	if ((disc == DISCOVERY_CMDLINE || disc == DISCOVERY_BOTH) &&
+	    vm->cfg->ndisks + vm->cfg->nnets && strlen(vm->cfg->cmdline) < sizeof(cmdline)) {
+		snprintf(cmdline, sizeof(cmdline), "%s", vm->cfg->cmdline);
+		if (virtio_cmdline(vm->cfg, cmdline, sizeof(cmdline)) < 0)
+			return err_set(
+			        e, -E2BIG,
+			        "--cmdline: no room left for the virtio_mmio.device= entries");
+		s = cmdline;
+	}
+	return boot_cmdline(vm->kernel, &vm->mem, s, e);
+}
+
+int pipeline_patch_cmdline(struct vm *vm)
+{
+	struct err e;
+	int r = write_cmdline(vm, &e);
+	if (r < 0)
+		snprintf(vm->reason, sizeof(vm->reason), "%s", e.msg);
+	return r;
+}
+
 static int stage_boot_info(struct vm *vm)
 {
 	struct err e;
@@ -114,21 +143,8 @@ static int stage_boot_info(struct vm *vm)
 	        .initrd_gpa = vm->initrd_gpa,
 	        .initrd_size = vm->initrd ? vm->initrd->size : 0,
 	};
-	/* virtio-mmio devices on the command line (virtio_cmdline()) when discovery says so. */
 	enum virtio_discovery disc = virtio_discovery_resolve(vm->cfg->discovery, vm->kernel);
-	char cmdline[CMDLINE_MAX];
-	in.cmdline = vm->cfg->cmdline;
-	if ((disc == DISCOVERY_CMDLINE || disc == DISCOVERY_BOTH) &&
-	    vm->cfg->ndisks + vm->cfg->nnets && strlen(vm->cfg->cmdline) < sizeof(cmdline)) {
-		snprintf(cmdline, sizeof(cmdline), "%s", vm->cfg->cmdline);
-		if (virtio_cmdline(vm->cfg, cmdline, sizeof(cmdline)) < 0) {
-			snprintf(vm->reason, sizeof(vm->reason),
-			         "--cmdline: no room left for the virtio_mmio.device= entries");
-			return -E2BIG;
-		}
-		in.cmdline = cmdline;
-	}
-	int r = boot_cmdline(vm->kernel, &vm->mem, in.cmdline, &e);
+	int r = write_cmdline(vm, &e);
 	if (!r)
 		r = boot_x86_tables(&vm->mem, &e);
 	if (!r)

@@ -179,6 +179,16 @@ int virtio_setup(struct vm *vm)
 	return r;
 }
 
+void virtio_patch_mac(struct vm *vm, const uint8_t mac[6])
+{
+	struct vm_virtio *v = vm->virtio;
+	for (unsigned i = 0; v && i < v->nnet; i++) {
+		struct virtio_mmio *d = virtio_net_mmio(v->net[i]);
+		memcpy(d->config, mac, 6); /* struct virtio_net_config.mac (virtio 1.2 §5.1.4) */
+		d->config[5] = (uint8_t)(mac[5] + i);
+	}
+}
+
 void virtio_teardown(struct vm *vm)
 {
 	struct vm_virtio *v = vm->virtio;

@@ -1,0 +1,98 @@
+/* include/instance.h — the per-instance process: the one core every front end launches VMs
+ * with (design §9). The single-VM CLI (vmm/main.c), batch mode (vmm/batch.c) and the daemon
+ * (vmm/serve.c) all build a VM with instance_build(), optionally wait before its first
+ * KVM_RUN (a warm pool: instance_wait_go()), run it with instance_run(), and record what it
+ * did with instance_finish() / instance_interrupted().
+ *
+ * Contract: one struct instance per process; a launcher forks, the child calls
+ * instance_process_setup(), instance_init(), instance_build() ... instance_finish(), which
+ * writes the struct batch_record the launcher shares with it, sends a note and _exits (the
+ * VM's teardown then happens in the kernel, off every measured path, design §4). */
+#ifndef FASTVMM_INSTANCE_H
+#define FASTVMM_INSTANCE_H
+
+#include <regex.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "batch.h"
+#include "vmm.h"
+
+/* Notes: 4-byte words an instance writes on its launcher's pipe (atomic: < PIPE_BUF). The low
+ * 24 bits are the launcher's index of the instance, the high bits say what happened; a word
+ * with no kind bit means "record written, exiting". */
+#define NOTE_INDEX    0x00ffffffu
+#define NOTE_READY    0x80000000u /* ready (boot timer or the ready pattern) */
+#define NOTE_RUNNING  0x40000000u /* first KVM_RUN entered */
+#define NOTE_PREPARED 0x20000000u /* built and waiting before its first KVM_RUN (pool) */
+
+/* A warm instance's per-request difference, sent by the launcher on the instance's control
+ * pipe in one write (sizeof < PIPE_BUF, so it arrives whole). */
+#define PATCH_CMDLINE_MAX 2048
+struct instance_patch {
+	uint64_t t0;    /* CLOCK_MONOTONIC ns of the request: timings start here */
+	uint32_t id;    /* the instance id the guest and the logs see */
+	uint8_t mac[6]; /* first NIC's MAC, if mac_set */
+	uint8_t mac_set;
+	uint8_t pad;
+	char cmdline_tail[PATCH_CMDLINE_MAX]; /* appended after a space; "" for none */
+};
+
+struct instance;
+/* One console line (with its '\n' if it had one), on the vCPU thread under the serial lock. */
+typedef void (*instance_line_fn)(struct instance *in, const char *line, unsigned len);
+
+struct instance {
+	struct vm vm; /* first member: device callbacks get &in->vm */
+	struct vm_config cfg;
+	struct batch_record *rec; /* shared with the launcher */
+	int note_fd;              /* launcher's pipe, write end */
+	unsigned index;           /* the launcher's index, sent in notes */
+	const regex_t *ready_re;  /* NULL: no ready pattern */
+	const char *ready_text;   /* the pattern as given, for messages */
+	bool note_marks;          /* send NOTE_RUNNING / NOTE_READY */
+	bool capture_console;     /* console → on_line/ready_re, not stdout (batch, daemon) */
+	uint64_t t_pattern;       /* the ready pattern matched (ns from t0), 0: not */
+	instance_line_fn on_line; /* NULL: lines are only matched against ready_re */
+	void *ctx;
+	/* Opened by instance_init() when rec is set, before the sandbox forbids open(2): the
+	 * record's memory figures at the end. */
+	int statm_fd, smaps_fd, pagemap_fd;
+	char *cmdline_buf; /* owned: an expanded or patched command line */
+	unsigned len;
+	char line[512];
+};
+
+/* In a freshly forked instance process: die with the launcher (and do not start if it has
+ * gone already), take SIGTERM with on_term, ignore SIGINT/SIGHUP/SIGPIPE (the launcher
+ * decides), restore the signal mask. Returns -1 if the launcher is gone. */
+int instance_process_setup(pid_t launcher, void (*on_term)(int), const sigset_t *mask);
+/* Close every descriptor except those in keep[] (and 0, 1, 2): a forked instance must not
+ * hold the launcher's sockets or other instances' pipes. */
+void instance_close_fds(const int *keep, unsigned n);
+
+/* Prepare in for one VM of cfg: copies cfg (with capture_console: console quiet, no JSON, the
+ * console goes through the line hook), expands "{id}" in its command line. Set the hooks and
+ * flags above first. Returns 0 or -ENOMEM. */
+int instance_init(struct instance *in, const struct vm_config *cfg, const struct kernel_image *k,
+                  const struct blob *initrd, const struct kvm_shared *shared, unsigned id,
+                  uint64_t t0);
+/* Build the VM: every stage up to, not including, first_run (pipeline_run()). */
+int instance_build(struct instance *in);
+/* Warm pool: send NOTE_PREPARED, then block (no CPU) until the launcher writes a patch on
+ * ctl_fd, and apply it: the request's t0 (stage marks restart from it), the id, the command
+ * line tail (rewritten in guest RAM), the MAC. -EPIPE if the launcher closed ctl_fd. */
+int instance_wait_go(struct instance *in, int ctl_fd);
+/* Run the built VM until it stops; the console's last partial line is delivered too. */
+void instance_run(struct instance *in);
+/* Write the record (outcome, timings, console bytes, memory), send the exit note, _exit(0). */
+_Noreturn void instance_finish(struct instance *in);
+/* From a SIGTERM handler (async-signal-safe): record "stopped by the launcher", note, and
+ * _exit(128 + sig). Does nothing if instance_finish() has already claimed the record. */
+void instance_interrupted(struct instance *in, int sig, const char *why);
+
+/* "{id}" in tmpl replaced by id; malloc()ed. (batch_expand_cmdline is this.) */
+char *instance_expand_cmdline(const char *tmpl, unsigned id);
+
+#endif

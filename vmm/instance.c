@@ -1,0 +1,312 @@
+/* vmm/instance.c — the per-instance process every front end shares (include/instance.h).
+ *
+ * What used to live in batch.c's child (console lines, the ready pattern, the record written
+ * into the launcher's shared memory, the SIGTERM record) is here so that batch mode and the
+ * daemon run one copy of it; the daemon's warm pool is the same instance stopped before its
+ * first KVM_RUN (instance_wait_go()). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "log.h"
+#include "virtio.h"
+
+char *instance_expand_cmdline(const char *tmpl, unsigned id)
+{
+	char num[16];
+	int nl = snprintf(num, sizeof(num), "%u", id);
+	size_t count = 0;
+	for (const char *p = tmpl; (p = strstr(p, "{id}")); p += 4)
+		count++;
+	char *out = malloc(strlen(tmpl) + count * (size_t)nl + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = tmpl; *p;) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			memcpy(o, num, (size_t)nl);
+			o += nl;
+			p += 4;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+int instance_process_setup(pid_t launcher, void (*on_term)(int), const sigset_t *mask)
+{
+	/* Die with the launcher; and if it is already gone, do not start. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != launcher)
+		return -1;
+	struct sigaction sa = {.sa_handler = on_term};
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN); /* a terminal's ^C reaches the whole group: the launcher decides */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+void instance_close_fds(const int *keep, unsigned n)
+{
+	int k[16];
+	unsigned m = 0;
+	for (unsigned i = 0; i < n && m < ARRAY_SIZE(k); i++)
+		if (keep[i] > 2)
+			k[m++] = keep[i];
+	qsort(k, m, sizeof(k[0]), cmp_int);
+	unsigned from = 3;
+	for (unsigned i = 0; i < m; i++) {
+		if ((unsigned)k[i] > from)
+			syscall(SYS_close_range, from, (unsigned)k[i] - 1, 0);
+		from = (unsigned)k[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0u, 0);
+}
+
+static void note_send(struct instance *in, uint32_t kind)
+{
+	uint32_t v = kind | (in->index & NOTE_INDEX);
+	(void)!write(in->note_fd, &v, sizeof(v));
+}
+
+static void on_mark(struct vm *vm, enum vm_stage st)
+{
+	struct instance *in = (struct instance *)vm; /* vm is the first member */
+	if (st == ST_READY)
+		note_send(in, NOTE_READY);
+	else if (st == ST_FIRST_RUN)
+		note_send(in, NOTE_RUNNING);
+}
+
+static void line_done(struct instance *in)
+{
+	if (!in->len)
+		return;
+	if (in->on_line)
+		in->on_line(in, in->line, in->len);
+	if (in->ready_re && !in->t_pattern) {
+		unsigned n = in->len;
+		while (n && (in->line[n - 1] == '\n' || in->line[n - 1] == '\r'))
+			n--;
+		char s[sizeof(in->line) + 1];
+		memcpy(s, in->line, n);
+		s[n] = 0;
+		if (regexec(in->ready_re, s, 0, NULL, 0) == 0) {
+			in->t_pattern = now_ns() - in->vm.t0;
+			if (in->note_marks)
+				note_send(in, NOTE_READY);
+		}
+	}
+	in->len = 0;
+}
+
+static void on_byte(struct vm *vm, uint8_t ch)
+{
+	struct instance *in = (struct instance *)vm;
+	in->line[in->len++] = (char)ch;
+	if (ch == '\n' || in->len == sizeof(in->line))
+		line_done(in);
+}
+
+int instance_init(struct instance *in, const struct vm_config *cfg, const struct kernel_image *k,
+                  const struct blob *initrd, const struct kvm_shared *shared, unsigned id,
+                  uint64_t t0)
+{
+	in->cfg = *cfg;
+	in->statm_fd = in->smaps_fd = in->pagemap_fd = -1;
+	if (in->rec) {
+		in->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		in->smaps_fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+		in->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	}
+	if (in->capture_console) {
+		in->cfg.quiet = true; /* the console goes through on_byte */
+		in->cfg.json = false;
+	}
+	if (in->cfg.cmdline && strstr(in->cfg.cmdline, "{id}")) {
+		in->cmdline_buf = instance_expand_cmdline(in->cfg.cmdline, id);
+		if (!in->cmdline_buf)
+			return -ENOMEM;
+		in->cfg.cmdline = in->cmdline_buf;
+	}
+	struct vm *vm = &in->vm;
+	vm->cfg = &in->cfg;
+	vm->kernel = k;
+	vm->initrd = initrd;
+	vm->shared = shared;
+	vm->id = id;
+	vm->t0 = t0;
+	if (in->note_marks)
+		vm->on_mark = on_mark;
+	return 0;
+}
+
+int instance_build(struct instance *in)
+{
+	int r = pipeline_run(&in->vm);
+	if (r == 0 && in->capture_console)
+		in->vm.serial.on_byte = on_byte;
+	return r;
+}
+
+int instance_wait_go(struct instance *in, int ctl_fd)
+{
+	static struct instance_patch p; /* static: 2 KiB off a small stack */
+	note_send(in, NOTE_PREPARED);
+	ssize_t n;
+	do
+		n = read(ctl_fd, &p, sizeof(p));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(p))
+		return -EPIPE;
+	struct vm *vm = &in->vm;
+	/* The build stages happened before the request: a pooled VM's timings start at the
+	 * request, so they read as not on its path (0). */
+	for (int st = 0; st < ST_COUNT; st++)
+		atomic_store(&vm->t_ns[st], 0);
+	vm->t0 = p.t0;
+	vm->id = p.id;
+	p.cmdline_tail[sizeof(p.cmdline_tail) - 1] = 0;
+	if (p.cmdline_tail[0]) {
+		const char *base = in->cfg.cmdline ? in->cfg.cmdline : "";
+		char *tail = instance_expand_cmdline(p.cmdline_tail, p.id);
+		size_t len = strlen(base) + 1 + (tail ? strlen(tail) : 0) + 1;
+		char *full = tail ? malloc(len) : NULL;
+		if (!full) {
+			free(tail);
+			return -ENOMEM;
+		}
+		snprintf(full, len, "%s%s%s", base, *base ? " " : "", tail);
+		free(tail);
+		in->cfg.cmdline = full;
+		free(in->cmdline_buf);
+		in->cmdline_buf = full;
+		int r = pipeline_patch_cmdline(vm);
+		if (r < 0)
+			return r;
+	}
+	if (p.mac_set) {
+		memcpy(in->cfg.mac, p.mac, 6);
+		in->cfg.mac_set = true;
+		virtio_patch_mac(vm, p.mac);
+	}
+	return 0;
+}
+
+void instance_run(struct instance *in)
+{
+	vm_run(&in->vm);
+	line_done(in); /* a last line without '\n' */
+}
+
+/* The instance's memory at its end, from page-table walks (exact at that moment):
+ * /proc/self/smaps_rollup's Rss and Anonymous, and gm_resident() for guest RAM. Not
+ * /proc/self/statm: on Linux < 6.2 its counters are per-thread caches synced every 64 page
+ * faults (SPLIT_RSS_COUNTING), so a vCPU thread's recent faults may be missing from it.
+ * statm is the fallback only where smaps_rollup is missing (Linux < 4.14). */
+static void record_memory(struct instance *in, struct batch_record *r)
+{
+	unsigned long long rss = 0, anon = 0;
+	bool have_rss = false, have_anon = false;
+	char buf[4096];
+	ssize_t n = in->smaps_fd >= 0 ? pread(in->smaps_fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n > 0) {
+		buf[n] = 0;
+		for (char *line = buf; line; line = strchr(line, '\n')) {
+			line += *line == '\n';
+			if (sscanf(line, "Rss: %llu kB", &rss) == 1)
+				have_rss = true;
+			else if (sscanf(line, "Anonymous: %llu kB", &anon) == 1)
+				have_anon = true;
+		}
+	}
+	if (have_rss && have_anon && anon <= rss) {
+		r->rss_kb = rss;
+		r->rss_file_kb = rss - anon;
+	} else if (in->statm_fd >= 0) {
+		long page = sysconf(_SC_PAGESIZE) / 1024;
+		n = pread(in->statm_fd, buf, sizeof(buf) - 1, 0);
+		unsigned long long size, res, shared;
+		if (n > 0) {
+			buf[n] = 0;
+			if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
+				r->rss_kb = res * (unsigned long long)page;
+				r->rss_file_kb = shared * (unsigned long long)page;
+			}
+		}
+	}
+	uint64_t ganon = 0, gfile = 0;
+	if (gm_resident(&in->vm.mem, in->pagemap_fd, &ganon, &gfile) == 0)
+		r->guest_kb = ganon / 1024;
+}
+
+_Noreturn void instance_finish(struct instance *in)
+{
+	struct vm *vm = &in->vm;
+	struct batch_record *r = in->rec;
+	uint64_t t_done = now_ns() - vm->t0;
+	if (atomic_exchange(&r->claimed, 1))
+		for (;;)
+			pause(); /* the SIGTERM handler owns the record and exits */
+	for (int st = 0; st < ST_COUNT; st++)
+		r->t_ns[st] = atomic_load(&vm->t_ns[st]);
+	batch_resolve_ready(r, r->t_ns[ST_READY], in->t_pattern);
+	r->outcome = (int)vm->outcome;
+	r->exit_status = vm_exit_status(vm);
+	r->failed_stage = vm->failed_stage;
+	r->console_bytes = vm->serial.bytes_out;
+	snprintf(r->reason, sizeof(r->reason), "%s", vm->reason);
+	r->ok = r->exit_status == 0;
+	if (r->ok && in->ready_re && !in->t_pattern) {
+		r->ok = false;
+		r->outcome = BATCH_NO_READY;
+		snprintf(r->reason, sizeof(r->reason), "no console line matched --ready '%s'",
+		         in->ready_text ? in->ready_text : "");
+	}
+	record_memory(in, r);
+	r->t_done = t_done;
+	atomic_store(&r->written, 1);
+	note_send(in, 0);
+	_exit(0);
+}
+
+void instance_interrupted(struct instance *in, int sig, const char *why)
+{
+	struct batch_record *r = in->rec;
+	if (atomic_exchange(&r->claimed, 1))
+		return; /* the normal end is writing it and exits at once */
+	for (int st = 0; st < ST_COUNT; st++)
+		r->t_ns[st] = atomic_load(&in->vm.t_ns[st]);
+	batch_resolve_ready(r, r->t_ns[ST_READY], in->t_pattern);
+	if (r->ready_source == READY_EXIT)
+		r->t_ns[ST_READY] = 0;
+	r->outcome = BATCH_INTERRUPTED;
+	r->exit_status = 128 + sig;
+	r->failed_stage = -1;
+	r->ok = false;
+	size_t n = strlen(why);
+	if (n >= sizeof(r->reason))
+		n = sizeof(r->reason) - 1;
+	memcpy(r->reason, why, n);
+	r->reason[n] = 0;
+	r->t_done = now_ns() - in->vm.t0;
+	atomic_store(&r->written, 1);
+	note_send(in, 0);
+	_exit(128 + sig);
+}
