@@ -14,6 +14,8 @@ SAN     ?=
 CFLAGS  += $(OPT) $(SAN) -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -DFASTVMM_VERSION='"$(VERSION)"' \
            -DFASTVMM_GUESTDIR='"$(PREFIX)/share/fastvmm/guests"' -MMD -MP
 LDLIBS  += -lpthread -luring -lseccomp
+# The daemon (fastvmm serve): HTTP by libmicrohttpd, JSON by jansson (docs/api.md says why).
+LDLIBS  += -lmicrohttpd -ljansson
 # The fastvmm binary is linked statically: no ld.so work at exec (0.38 ms of a 0.9 ms process
 # start here) and nothing to copy into the nested harness's L1. Sanitizer builds cannot be.
 STATIC  ?= $(if $(SAN),,-static)
@@ -52,7 +54,12 @@ $(B)/obj/vmm/sandbox.o: CFLAGS += -I$(B)/gen
 $(B)/libfastvmm.a: $(LIB_OBJ)
 	$(Q)ar rcs $@ $^
 
-$(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a
+# Debian's libmicrohttpd.a is built with HTTPS and refers to GnuTLS, whose static archive in
+# turn needs libp11-kit and libunistring, which Debian ships only as shared objects. The API
+# is a Unix socket with no TLS, so the static binary links vmm/static/notls.c (the GnuTLS
+# entry points libmicrohttpd names, all failing) instead of GnuTLS.
+NOTLS   := $(if $(STATIC),$(B)/obj/vmm/static/notls.o)
+$(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a $(NOTLS)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) $(STATIC) -o $@ $^ $(LDLIBS)
 

@@ -35,7 +35,8 @@ struct instance_patch {
 	uint32_t id;    /* the instance id the guest and the logs see */
 	uint8_t mac[6]; /* first NIC's MAC, if mac_set */
 	uint8_t mac_set;
-	uint8_t pad;
+	uint8_t timeout_set;
+	uint64_t timeout_ms;                  /* replaces the configuration's if timeout_set */
 	char cmdline_tail[PATCH_CMDLINE_MAX]; /* appended after a space; "" for none */
 };
 
@@ -91,6 +92,15 @@ _Noreturn void instance_finish(struct instance *in);
 /* From a SIGTERM handler (async-signal-safe): record "stopped by the launcher", note, and
  * _exit(128 + sig). Does nothing if instance_finish() has already claimed the record. */
 void instance_interrupted(struct instance *in, int sig, const char *why);
+
+/* The launcher's shared KVM work (/dev/kvm opened and checked, KVM_GET_SUPPORTED_CPUID),
+ * inherited by every instance it forks. -1 with a one-line reason in why. */
+int instance_kvm_shared(struct kvm_shared *s, char *why, size_t why_len);
+void instance_kvm_shared_free(struct kvm_shared *s);
+/* The launcher reaped an instance's process: peak RSS, and a BATCH_LOST record for one that
+ * died without writing its own (killed, or exited early). */
+struct rusage;
+void instance_reaped(struct batch_record *r, int status, const struct rusage *ru);
 
 /* "{id}" in tmpl replaced by id; malloc()ed. (batch_expand_cmdline is this.) */
 char *instance_expand_cmdline(const char *tmpl, unsigned id);

@@ -205,7 +205,7 @@ void devices_teardown(struct vm *vm);
 
 /* JSON report of one VM (design §1), to the FILE given. */
 /* Write s as a JSON string literal (quoted, escaped). */
-void json_string(FILE *out, const char *s);
+void json_put_string(FILE *out, const char *s);
 void report_vm_json(const struct vm *vm, FILE *out);
 void report_vm_text(const struct vm *vm, FILE *out);
 

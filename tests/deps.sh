@@ -11,6 +11,9 @@ pkgs=(
 	liburing-dev      # virtio-blk backend
 	libseccomp-dev    # the sandbox (vmm/sandbox.c; linked statically)
 	libfdt-dev
+	libmicrohttpd-dev # fastvmm serve: HTTP/1.1 on the API socket
+	libjansson-dev    # fastvmm serve: JSON
+	curl              # serve tests: the API through --unix-socket
 	python3           # JSON validation in boot tests
 	iproute2          # network namespaces for net tests
 	qemu-system-x86   # the nested harness (and the microvm peer in benchmarks)

@@ -165,24 +165,14 @@ static _Noreturn void child_main(struct batch *b, unsigned id)
 
 static int shared_init(struct batch *b)
 {
-	static struct vm probe; /* kvm_open_dev() checks /dev/kvm and reports into a vm */
-	memset(&probe, 0, sizeof(probe));
-	probe.kvm_fd = -1;
-	if (kvm_open_dev(&probe) < 0) {
-		log_err("%s", probe.reason);
+	char why[320];
+	if (instance_kvm_shared(&b->kvm, why, sizeof(why)) < 0) {
+		log_err("%s", why);
 		return -1;
 	}
-	b->kvm.kvm_fd = probe.kvm_fd;
-	b->kvm.run_size = probe.run_size;
 	b->reap_all = irqchip_resolve(b->cli->vm.irqchip, b->kernel,
-	                              ioctl(probe.kvm_fd, KVM_CHECK_EXTENSION,
+	                              ioctl(b->kvm.kvm_fd, KVM_CHECK_EXTENSION,
 	                                    KVM_CAP_TSC_DEADLINE_TIMER) > 0) == IRQCHIP_SPLIT;
-	b->kvm.cpuid = vcpu_supported_cpuid(probe.kvm_fd);
-	if (!b->kvm.cpuid) {
-		log_err("/dev/kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		close(probe.kvm_fd);
-		return -1;
-	}
 	return 0;
 }
 
@@ -282,22 +272,7 @@ static void reaped(struct batch *b, unsigned i, int status, const struct rusage 
 	/* The process is gone: give its slot's page back (a long batch would otherwise keep one
 	 * resident page per instance in the launcher). */
 	madvise(slot(b, i), b->slot_stride, MADV_REMOVE);
-	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
-	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
-	if (atomic_load(&r->written))
-		return;
-	r->ok = false;
-	r->outcome = BATCH_LOST;
-	if (WIFSIGNALED(status)) {
-		r->signal = WTERMSIG(status);
-		r->exit_status = 128 + r->signal;
-		snprintf(r->reason, sizeof(r->reason), "instance process killed by signal %d (%s)",
-		         r->signal, strsignal(r->signal));
-	} else {
-		r->exit_status = WEXITSTATUS(status);
-		snprintf(r->reason, sizeof(r->reason),
-		         "instance process exited with status %d without a record", r->exit_status);
-	}
+	instance_reaped(r, status, ru);
 }
 
 static void progress(const struct batch *b, unsigned ready, unsigned n, bool final)
@@ -638,10 +613,7 @@ out:
 		close(b.note[0]);
 		close(b.note[1]);
 	}
-	if (b.kvm.cpuid) {
-		free(b.kvm.cpuid);
-		close(b.kvm.kvm_fd);
-	}
+	instance_kvm_shared_free(&b.kvm);
 	if (b.have_re)
 		regfree(&b.ready_re);
 	return status;

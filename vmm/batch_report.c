@@ -248,7 +248,7 @@ void batch_report_json(const struct batch_result *b, FILE *out)
 		return;
 	fprintf(out, "{\"wall_us\":%.1f,\"reaped_us\":%.1f,\"n\":%u,\"parallel\":%u,\"kernel\":",
 	        (double)b->wall_ns / 1000.0, (double)b->reaped_ns / 1000.0, b->n, b->parallel);
-	json_string(out, b->kernel ? b->kernel : "");
+	json_put_string(out, b->kernel ? b->kernel : "");
 	fputs(",\"interrupted\":", out);
 	if (b->signal)
 		fprintf(out, "%d", b->signal);
@@ -256,7 +256,7 @@ void batch_report_json(const struct batch_result *b, FILE *out)
 		fputs("false", out);
 	fputs(",\"log_dir\":", out);
 	if (b->log_dir)
-		json_string(out, b->log_dir);
+		json_put_string(out, b->log_dir);
 	else
 		fputs("null", out);
 	fputs(",\"instances\":[", out);
@@ -264,16 +264,16 @@ void batch_report_json(const struct batch_result *b, FILE *out)
 		const struct batch_record *r = &b->rec[i];
 		fprintf(out, "%s{\"id\":%u,\"ok\":%s,\"exit_status\":%d,\"outcome\":", i ? "," : "",
 		        i, batch_record_ok(r) ? "true" : "false", r->exit_status);
-		json_string(out, batch_outcome_name(r->outcome));
+		json_put_string(out, batch_outcome_name(r->outcome));
 		fputs(",\"reason\":", out);
-		json_string(out, r->reason);
+		json_put_string(out, r->reason);
 		fputs(",\"failed_stage\":", out);
 		if (r->failed_stage >= 0 && r->failed_stage < ST_COUNT)
-			json_string(out, vm_stage_names[r->failed_stage]);
+			json_put_string(out, vm_stage_names[r->failed_stage]);
 		else
 			fputs("null", out);
 		fputs(",\"ready_source\":", out);
-		json_string(out, batch_ready_source_name(r->ready_source));
+		json_put_string(out, batch_ready_source_name(r->ready_source));
 		fprintf(out,
 		        ",\"signal\":%d,\"console_bytes\":%llu,\"rss_kb\":%llu,\"max_rss_kb\":%llu,"
 		        "\"vmm_kb\":%llu,\"guest_kb\":%llu,\"stages\":{",
@@ -296,7 +296,7 @@ void batch_report_json(const struct batch_result *b, FILE *out)
 	unsigned nc = failure_causes(b, cause, count, 16);
 	for (unsigned j = 0; j < nc; j++) {
 		fputs(j ? "," : "", out);
-		json_string(out, batch_outcome_name(cause[j]));
+		json_put_string(out, batch_outcome_name(cause[j]));
 		fprintf(out, ":%u", count[j]);
 	}
 	fputs("},\"stages_us\":{", out);

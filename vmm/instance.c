@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "instance.h"
@@ -88,6 +90,8 @@ static void note_send(struct instance *in, uint32_t kind)
 static void on_mark(struct vm *vm, enum vm_stage st)
 {
 	struct instance *in = (struct instance *)vm; /* vm is the first member */
+	if (in->rec) /* live, for a launcher that answers before the record is complete */
+		in->rec->t_ns[st] = atomic_load(&vm->t_ns[st]);
 	if (st == ST_READY)
 		note_send(in, NOTE_READY);
 	else if (st == ST_FIRST_RUN)
@@ -109,8 +113,11 @@ static void line_done(struct instance *in)
 		s[n] = 0;
 		if (regexec(in->ready_re, s, 0, NULL, 0) == 0) {
 			in->t_pattern = now_ns() - in->vm.t0;
-			if (in->note_marks)
+			if (in->note_marks) {
+				if (in->rec && !in->rec->t_ns[ST_READY])
+					in->rec->t_ns[ST_READY] = in->t_pattern;
 				note_send(in, NOTE_READY);
+			}
 		}
 	}
 	in->len = 0;
@@ -182,6 +189,8 @@ int instance_wait_go(struct instance *in, int ctl_fd)
 		atomic_store(&vm->t_ns[st], 0);
 	vm->t0 = p.t0;
 	vm->id = p.id;
+	if (p.timeout_set)
+		in->cfg.timeout_ms = p.timeout_ms;
 	p.cmdline_tail[sizeof(p.cmdline_tail) - 1] = 0;
 	if (p.cmdline_tail[0]) {
 		const char *base = in->cfg.cmdline ? in->cfg.cmdline : "";
@@ -309,4 +318,54 @@ void instance_interrupted(struct instance *in, int sig, const char *why)
 	atomic_store(&r->written, 1);
 	note_send(in, 0);
 	_exit(128 + sig);
+}
+
+int instance_kvm_shared(struct kvm_shared *s, char *why, size_t why_len)
+{
+	static struct vm probe; /* kvm_open_dev() checks /dev/kvm and reports into a vm */
+	memset(&probe, 0, sizeof(probe));
+	memset(s, 0, sizeof(*s));
+	probe.kvm_fd = -1;
+	if (kvm_open_dev(&probe) < 0) {
+		snprintf(why, why_len, "%s", probe.reason);
+		return -1;
+	}
+	s->kvm_fd = probe.kvm_fd;
+	s->run_size = probe.run_size;
+	s->cpuid = vcpu_supported_cpuid(probe.kvm_fd);
+	if (!s->cpuid) {
+		snprintf(why, why_len, "/dev/kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		close(probe.kvm_fd);
+		return -1;
+	}
+	return 0;
+}
+
+void instance_kvm_shared_free(struct kvm_shared *s)
+{
+	if (s->cpuid) {
+		free(s->cpuid);
+		close(s->kvm_fd);
+		s->cpuid = NULL;
+	}
+}
+
+void instance_reaped(struct batch_record *r, int status, const struct rusage *ru)
+{
+	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */
+	r->maxrss_kb = (uint64_t)ru->ru_maxrss > r->rss_kb ? (uint64_t)ru->ru_maxrss : r->rss_kb;
+	if (atomic_load(&r->written))
+		return;
+	r->ok = false;
+	r->outcome = BATCH_LOST;
+	if (WIFSIGNALED(status)) {
+		r->signal = WTERMSIG(status);
+		r->exit_status = 128 + r->signal;
+		snprintf(r->reason, sizeof(r->reason), "instance process killed by signal %d (%s)",
+		         r->signal, strsignal(r->signal));
+	} else {
+		r->exit_status = WEXITSTATUS(status);
+		snprintf(r->reason, sizeof(r->reason),
+		         "instance process exited with status %d without a record", r->exit_status);
+	}
 }

@@ -18,6 +18,7 @@
 #include "instance.h"
 #include "log.h"
 #include "sandbox.h"
+#include "serve.h"
 #include "vmm.h"
 
 #ifndef FASTVMM_VERSION
@@ -94,6 +95,8 @@ static void defer_vm_destruction(void)
 int main(int argc, char **argv)
 {
 	uint64_t t0 = now_ns();
+	if (argc > 1 && strcmp(argv[1], "serve") == 0) /* the daemon: vmm/serve.c */
+		return serve_main(argc - 1, argv + 1);
 	struct cli cli;
 	struct err e = {{0}};
 	int act = config_parse(&cli, argc, argv, &e);

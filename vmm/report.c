@@ -3,7 +3,7 @@
 
 #include "vmm.h"
 
-void json_string(FILE *out, const char *s)
+void json_put_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
@@ -21,13 +21,13 @@ void report_vm_json(const struct vm *vm, FILE *out)
 {
 	fprintf(out, "{\"id\":%u,\"ok\":%s,\"exit_status\":%d,\"outcome\":", vm->id,
 	        vm_exit_status(vm) == 0 ? "true" : "false", vm_exit_status(vm));
-	json_string(out, vm_outcome_name(vm->outcome));
+	json_put_string(out, vm_outcome_name(vm->outcome));
 	fprintf(out, ",\"exit_code\":%d,\"reason\":", vm->exit_code);
-	json_string(out, vm->reason);
+	json_put_string(out, vm->reason);
 	fprintf(out, ",\"kernel\":");
-	json_string(out, vm->kernel ? vm->kernel->name : "");
+	json_put_string(out, vm->kernel ? vm->kernel->name : "");
 	fprintf(out, ",\"format\":");
-	json_string(out, vm->kernel ? kernel_format_name(vm->kernel->fmt) : "");
+	json_put_string(out, vm->kernel ? kernel_format_name(vm->kernel->fmt) : "");
 	/* t0_ns: the launch request on CLOCK_MONOTONIC, so that a caller can time from its own
 	 * spawn (exec → first KVM_RUN). */
 	fprintf(out, ",\"irqchip\":\"%s\",\"exits\":%llu,\"t0_ns\":%llu,\"cpuid_cached\":%s",
@@ -39,7 +39,7 @@ void report_vm_json(const struct vm *vm, FILE *out)
 		        (unsigned long long)vm->ioapic.route_updates);
 	fprintf(out, ",\"failed_stage\":");
 	if (vm->failed_stage >= 0)
-		json_string(out, vm_stage_names[vm->failed_stage]);
+		json_put_string(out, vm_stage_names[vm->failed_stage]);
 	else
 		fputs("null", out);
 	fprintf(out, ",\"console_bytes\":%llu,\"stages\":{",

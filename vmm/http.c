@@ -1,0 +1,264 @@
+/* vmm/http.c — the daemon's HTTP/1.1 side (include/serve.h), on libmicrohttpd.
+ *
+ * One internal epoll thread serves every connection; a request that waits for its VM
+ * (POST /vms with "wait") is suspended (MHD_suspend_connection), holding no thread, and
+ * resumed by vmm/serve.c when the VM gets there. This file only moves bytes: it collects the
+ * body (bounded), hands method/path/body to api_parse(), the action to serve_do(), and sends
+ * the reply. Limits: the body cap answers 413 (at once when Content-Length says so), the
+ * connection cap 503, and libmicrohttpd closes a connection idle or slow for longer than
+ * the timeout (a slow client cannot hold a connection forever). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "serve.h"
+
+struct http {
+	struct MHD_Daemon *d;
+	const struct serve_opts *o;
+	atomic_uint conns;
+	atomic_ullong rejected;
+};
+
+/* One request on a connection. */
+struct req {
+	struct http *h;
+	struct MHD_Connection *conn;
+	uint64_t t0;
+	char *body;
+	size_t len, cap;
+	bool too_big;
+	bool waiting;    /* suspended in serve's waiter list */
+	bool have_reply; /* reply ready, to be queued at the next call */
+	struct reply reply;
+	struct action act; /* kept while waiting */
+	struct waiter w;
+};
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *r)
+{
+	const char *body = r->body ? r->body : "";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	        strlen(body), (void *)body,
+	        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(r->body);
+		r->body = NULL;
+		return MHD_NO;
+	}
+	r->body = NULL; /* owned by the response now */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        r->type ? r->type : "application/json");
+	if (r->status == 503 || r->status == 413)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *msg)
+{
+	struct reply r;
+	serve_error(&r, status, "%s", msg);
+	return send_reply(c, &r);
+}
+
+static void wake(void *cookie)
+{
+	struct req *q = cookie;
+	MHD_resume_connection(q->conn);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+	struct http *h = cls;
+	struct req *q = *con_cls;
+	(void)version;
+	if (!q) { /* first call: headers only */
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		q->h = h;
+		q->conn = c;
+		q->t0 = now_ns();
+		*con_cls = q;
+		if (atomic_load(&h->conns) > h->o->max_conns) {
+			atomic_fetch_add(&h->rejected, 1);
+			return send_error(c, 503, "too many connections (--max-connections)");
+		}
+		if (serve_stopping())
+			return send_error(c, 503, "the daemon is shutting down");
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > h->o->max_body) {
+			char m[96];
+			snprintf(m, sizeof(m),
+			         "request body of %s bytes, more than %zu (--max-body)", cl,
+			         h->o->max_body);
+			return send_error(c, 413, m);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) { /* a piece of the body */
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (q->too_big || q->len + n > h->o->max_body) {
+			q->too_big = true; /* chunked: discard the rest, answer at the end */
+			return MHD_YES;
+		}
+		if (q->len + n + 1 > q->cap) {
+			size_t cap = q->cap ? q->cap : 1024;
+			while (cap < q->len + n + 1)
+				cap *= 2;
+			char *b = realloc(q->body, cap);
+			if (!b)
+				return MHD_NO;
+			q->body = b;
+			q->cap = cap;
+		}
+		memcpy(q->body + q->len, upload, n);
+		q->len += n;
+		q->body[q->len] = 0;
+		return MHD_YES;
+	}
+	if (q->have_reply) { /* resumed */
+		q->have_reply = false;
+		return send_reply(c, &q->reply);
+	}
+	if (q->waiting) { /* resumed by serve: the VM got there (or never will) */
+		q->waiting = false;
+		struct reply r;
+		serve_waited(&q->w, &r);
+		api_action_free(&q->act);
+		return send_reply(c, &r);
+	}
+	if (q->too_big) {
+		char m[80];
+		snprintf(m, sizeof(m), "request body larger than %zu bytes (--max-body)",
+		         h->o->max_body);
+		return send_error(c, 413, m);
+	}
+	char err[400];
+	int st = api_parse(&q->act, method, url, q->body, q->len, err, sizeof(err));
+	if (st) {
+		api_action_free(&q->act);
+		return send_error(c, st, err);
+	}
+	bool may_wait = q->act.kind == ACT_VM_CREATE && q->act.vm.wait != WAIT_NONE;
+	if (may_wait) /* before serve_do: serve may wake us as soon as it has registered us */
+		MHD_suspend_connection(c);
+	q->w = (struct waiter){.wake = wake, .cookie = q};
+	struct reply r;
+	int rc = serve_do(&q->act, q->t0, may_wait ? &q->w : NULL, &r);
+	if (rc == 1) {
+		q->waiting = true; /* act stays alive until woken */
+		return MHD_YES;
+	}
+	api_action_free(&q->act);
+	if (may_wait) {
+		q->reply = r;
+		q->have_reply = true;
+		MHD_resume_connection(c);
+		return MHD_YES;
+	}
+	return send_reply(c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct req *q = *con_cls;
+	if (!q)
+		return;
+	if (q->waiting) { /* the client went away while its VM runs on: the VM keeps its record */
+		serve_cancel(&q->w);
+		api_action_free(&q->act);
+	}
+	if (q->have_reply)
+		free(q->reply.body);
+	free(q->body);
+	free(q);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct http *h = cls;
+	(void)c;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&h->conns, 1);
+	else
+		atomic_fetch_sub(&h->conns, 1);
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char m[512];
+	vsnprintf(m, sizeof(m), fmt, ap);
+	size_t n = strlen(m);
+	while (n && m[n - 1] == '\n')
+		m[--n] = 0;
+	log_info("http: %s", m);
+}
+
+struct http *http_start(int fd, const struct serve_opts *o, char *why, size_t why_len)
+{
+	struct http *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	h->o = o;
+	/* libmicrohttpd's own connection cap sits above ours, so that the first max_conns
+	 * beyond our cap still get a 503 rather than a bare close. */
+	unsigned hard = o->max_conns + o->max_conns / 4 + 16;
+	h->d = MHD_start_daemon(
+	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+	        NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+	        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, hard,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+	        on_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	        MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(why, why_len, "libmicrohttpd could not start on the socket");
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void http_quiesce(struct http *h)
+{
+	MHD_quiesce_daemon(h->d);
+}
+
+void http_stop(struct http *h)
+{
+	MHD_stop_daemon(h->d);
+	free(h);
+}
+
+unsigned http_connections(const struct http *h)
+{
+	return atomic_load(&h->conns);
+}
+
+uint64_t http_rejected(const struct http *h)
+{
+	return atomic_load(&h->rejected);
+}

@@ -1,0 +1,1578 @@
+/* vmm/serve.c — `fastvmm serve`: the daemon's action side (include/serve.h).
+ *
+ * State (templates, VMs, pools, metrics) lives here under one lock, shared by the HTTP thread
+ * (vmm/http.c, which calls serve_do()) and the main thread, which owns the processes: it
+ * reads the instances' notes, reaps them, refills the warm pools and handles SIGTERM.
+ *
+ * Every VM is its own process (vmm/instance.c), so a guest crash or a device fault ends only
+ * that VM. A VM fd works only in the process that created it (design §4): a warm VM is
+ * therefore a process that built its VM up to the moment before the first KVM_RUN and
+ * blocks in read() on its control pipe — no CPU, nothing polls — until a request sends it
+ * the patch (t0, id, command line tail, MAC). Instances share a MAP_SHARED slot table with
+ * the daemon: each writes its record (timings, outcome) and console there, and 4-byte notes
+ * on one pipe say when something changed. Teardown (15-23 ms of SRCU waiting with an
+ * in-kernel irqchip) happens in each instance's exit, after its record: off the request
+ * path, and reaping runs on the main thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "instance.h"
+#include "log.h"
+#include "pool.h"
+#include "serve.h"
+#include "stats.h"
+
+/* ---- shared slots: one per instance process ---- */
+
+struct slot {
+	struct batch_record rec;
+	_Atomic uint32_t console_len; /* bytes in console[] (release-stored after the copy) */
+	char console[];               /* serve_opts.console_max bytes */
+};
+
+enum slot_use { SLOT_FREE, SLOT_POOL, SLOT_VM };
+
+struct template;
+struct vmrec;
+
+struct slot_owner {
+	enum slot_use use;
+	pid_t pid;
+	struct template *t; /* SLOT_POOL */
+	struct vmrec *vm;   /* SLOT_VM */
+};
+
+struct template
+{
+	char name[TEMPLATE_NAME_MAX + 1];
+	struct template_spec spec;
+	struct vm_config cfg;
+	struct kernel_image kernel;
+	struct blob initrd;
+	bool have_initrd;
+	regex_t ready_re;
+	bool have_re;
+	struct pool pool;
+	uint64_t launches, pooled, cold;
+	uint64_t created_ns;
+	struct template *next;
+};
+
+enum vm_state { VS_STARTING, VS_RUNNING, VS_READY, VS_EXITED };
+static const char *const vm_state_names[] = {"starting", "running", "ready", "exited"};
+
+struct vmrec {
+	uint64_t id;
+	char tmpl[TEMPLATE_NAME_MAX + 1];
+	int slot; /* -1 once reaped */
+	pid_t pid;
+	bool pooled;
+	bool deleted; /* DELETE asked: forgotten once reaped */
+	enum vm_state state;
+	bool reaped;
+	uint64_t t_req;          /* CLOCK_MONOTONIC of the request */
+	struct batch_record rec; /* copied from the slot when written / reaped */
+	bool have_rec;
+	char *console; /* copied at the end */
+	size_t console_len;
+	struct waiter *waiters;
+	struct vmrec *prev, *next; /* creation order */
+};
+
+/* Histograms of ms latencies (Prometheus buckets, cumulative when printed). */
+static const double hist_le[] = {0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000};
+#define NHIST (sizeof(hist_le) / sizeof(hist_le[0]))
+struct hist {
+	uint64_t b[NHIST + 1];
+	uint64_t count;
+	double sum;
+};
+
+static void hist_add(struct hist *h, double ms)
+{
+	unsigned i = 0;
+	while (i < NHIST && ms > hist_le[i])
+		i++;
+	h->b[i]++;
+	h->count++;
+	h->sum += ms;
+}
+
+static struct {
+	struct serve_opts o;
+	pthread_mutex_t lock;
+	struct http *http;
+	int listen_fd;
+	pid_t pid;
+	struct kvm_shared kvm;
+	sigset_t child_mask;
+	int note[2]; /* instances → main thread */
+	int wake[2]; /* HTTP thread → main thread: refill a pool */
+	/* Slots */
+	struct slot *slots;
+	size_t slot_size, nslots, slots_len;
+	struct slot_owner *own;
+	/* Templates and VMs */
+	struct template *templates;
+	unsigned ntemplates, pooled_total;
+	struct vmrec *vm_head, *vm_tail;
+	unsigned nvms, live_vms;
+	uint64_t next_id;
+	atomic_bool stopping;
+	/* Metrics */
+	uint64_t launches_pool, launches_cold;
+	uint64_t fail_build, fail_capacity, fail_no_template, fail_fork, fail_lost;
+	uint64_t outcome[8], evicted;
+	struct hist h_first_run, h_ready, h_first_run_pool, h_ready_pool;
+	uint64_t requests;
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .listen_fd = -1, .note = {-1, -1}, .wake = {-1, -1}};
+
+static struct slot *slot_at(size_t i)
+{
+	return (struct slot *)((char *)S.slots + i * S.slot_size);
+}
+
+bool serve_stopping(void)
+{
+	return atomic_load(&S.stopping);
+}
+
+/* ---- replies ---- */
+
+static void reply_json(struct reply *r, int status, json_t *j)
+{
+	r->status = status;
+	r->type = "application/json";
+	r->body = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+	json_decref(j);
+	if (r->body) {
+		size_t n = strlen(r->body);
+		char *b = realloc(r->body, n + 2); /* a trailing newline for humans with curl */
+		if (b) {
+			b[n] = '\n';
+			b[n + 1] = 0;
+			r->body = b;
+		}
+	}
+}
+
+void serve_error(struct reply *r, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("api: %d: %s", status, msg);
+	reply_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+static void reply_empty(struct reply *r, int status)
+{
+	r->status = status;
+	r->type = "application/json";
+	r->body = NULL;
+}
+
+/* ---- JSON views ---- */
+
+static json_t *template_json(const struct template *t)
+{
+	json_t *o = json_object();
+	const struct template_spec *s = &t->spec;
+	json_object_set_new(o, "name", json_string(t->name));
+	json_object_set_new(o, "kernel", json_string(s->kernel));
+	json_object_set_new(o, "format", json_string(kernel_format_name(t->kernel.fmt)));
+	if (s->initrd)
+		json_object_set_new(o, "initrd", json_string(s->initrd));
+	json_object_set_new(o, "cmdline", json_string(t->cfg.cmdline));
+	json_object_set_new(o, "mem", json_integer((json_int_t)s->mem));
+	json_object_set_new(o, "cpus", json_integer(s->cpus));
+	if (s->ready)
+		json_object_set_new(o, "ready", json_string(s->ready));
+	json_object_set_new(o, "timeout_ms", json_integer((json_int_t)s->timeout_ms));
+	json_t *d = json_array();
+	for (unsigned i = 0; i < s->ndisks; i++)
+		json_array_append_new(d, json_pack("{s:s,s:b,s:b}", "path", s->disk[i].path, "ro",
+		                                   s->disk[i].ro, "cow", s->disk[i].cow));
+	json_object_set_new(o, "disks", d);
+	json_t *n = json_array();
+	for (unsigned i = 0; i < s->nnets; i++)
+		json_array_append_new(n, s->tap[i] ? json_pack("{s:s}", "tap", s->tap[i])
+		                                   : json_object());
+	json_object_set_new(o, "nets", n);
+	json_object_set_new(o, "pool",
+	                    json_pack("{s:i,s:i,s:i,s:I,s:I,s:I}", "size", (int)t->pool.target,
+	                              "ready", (int)pool_count(&t->pool, POOL_READY), "preparing",
+	                              (int)pool_count(&t->pool, POOL_PREPARING), "hits",
+	                              (json_int_t)t->pool.hits, "misses",
+	                              (json_int_t)t->pool.misses, "failures",
+	                              (json_int_t)t->pool.failures));
+	json_object_set_new(o, "launches", json_integer((json_int_t)t->launches));
+	return o;
+}
+
+/* The record as it stands: the final copy, or the slot's live one. */
+static const struct batch_record *vm_record(const struct vmrec *v)
+{
+	if (v->have_rec)
+		return &v->rec;
+	if (v->slot >= 0)
+		return &slot_at((size_t)v->slot)->rec;
+	return NULL;
+}
+
+static const char *outcome_name(int o)
+{
+	return o >= 100 ? batch_outcome_name(o) : vm_outcome_name((enum vm_outcome)o);
+}
+
+static json_t *vm_json(const struct vmrec *v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer((json_int_t)v->id));
+	json_object_set_new(o, "template", json_string(v->tmpl));
+	json_object_set_new(o, "state", json_string(vm_state_names[v->state]));
+	json_object_set_new(o, "pooled", json_boolean(v->pooled));
+	if (!v->reaped)
+		json_object_set_new(o, "pid", json_integer(v->pid));
+	const struct batch_record *r = vm_record(v);
+	json_t *t = json_object();
+	if (r) {
+		for (int st = 0; st < ST_COUNT; st++) {
+			uint64_t ns = r->t_ns[st];
+			if (ns)
+				json_object_set_new(
+				        t, vm_stage_names[st],
+				        json_real((double)(ns / 1000) / 1000.0)); /* µs */
+		}
+	}
+	json_object_set_new(o, "timings_ms", t);
+	if (v->state == VS_EXITED && r) {
+		json_object_set_new(o, "outcome", json_string(outcome_name(r->outcome)));
+		json_object_set_new(o, "exit_status", json_integer(r->exit_status));
+		json_object_set_new(o, "ok", json_boolean(r->ok));
+		json_object_set_new(o, "reason", json_string(r->reason));
+		if (r->failed_stage >= 0 && r->failed_stage < ST_COUNT)
+			json_object_set_new(o, "failed_stage",
+			                    json_string(vm_stage_names[r->failed_stage]));
+		json_object_set_new(o, "console_bytes", json_integer((json_int_t)r->console_bytes));
+		json_t *m = json_pack("{s:I,s:I}", "rss", (json_int_t)r->rss_kb, "guest",
+		                      (json_int_t)r->guest_kb);
+		if (r->maxrss_kb) /* known once reaped */
+			json_object_set_new(m, "peak_rss", json_integer((json_int_t)r->maxrss_kb));
+		json_object_set_new(o, "memory_kb", m);
+	}
+	return o;
+}
+
+/* ---- lookups ---- */
+
+static struct template *template_find(const char *name)
+{
+	for (struct template *t = S.templates; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static struct vmrec *vm_find(uint64_t id)
+{
+	for (struct vmrec *v = S.vm_tail; v; v = v->prev) /* recent ones are asked for most */
+		if (v->id == id)
+			return v->deleted ? NULL : v;
+	return NULL;
+}
+
+static int slot_alloc(void)
+{
+	for (size_t i = 0; i < S.nslots; i++)
+		if (S.own[i].use == SLOT_FREE) {
+			struct slot *s = slot_at(i);
+			memset(&s->rec, 0, sizeof(s->rec));
+			s->rec.failed_stage = -1;
+			s->rec.outcome = BATCH_LOST;
+			atomic_store(&s->console_len, 0);
+			return (int)i;
+		}
+	return -1;
+}
+
+/* ---- the instance process ---- */
+
+static struct instance *child_in;
+
+static void child_term(int sig)
+{
+	instance_interrupted(child_in, sig, "stopped by the daemon (DELETE or shutdown)");
+}
+
+static void child_line(struct instance *in, const char *line, unsigned len)
+{
+	struct slot *s = in->ctx;
+	uint32_t have = atomic_load_explicit(&s->console_len, memory_order_relaxed);
+	size_t room = S.o.console_max - have;
+	if (len > room)
+		len = (unsigned)room;
+	if (!len)
+		return;
+	memcpy(s->console + have, line, len);
+	atomic_store_explicit(&s->console_len, have + len, memory_order_release);
+}
+
+/* In the forked child: build (cold or warm), wait for the go if warm, run, record, exit. */
+static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint64_t id, uint64_t t0,
+                                 const struct vm_request *req)
+{
+	static struct instance in;
+	memset(&in, 0, sizeof(in));
+	child_in = &in;
+	if (instance_process_setup(S.pid, child_term, &S.child_mask) < 0)
+		_exit(1);
+	int keep[] = {S.kvm.kvm_fd, S.note[1], ctl_fd, t->kernel.fd};
+	instance_close_fds(keep, ARRAY_SIZE(keep));
+	struct slot *s = slot_at((size_t)slot);
+	in.rec = &s->rec;
+	in.note_fd = S.note[1];
+	in.index = (unsigned)slot;
+	in.note_marks = true;
+	in.capture_console = true;
+	in.on_line = child_line;
+	in.ctx = s;
+	in.ready_re = t->have_re ? &t->ready_re : NULL;
+	in.ready_text = t->spec.ready;
+	struct vm_config cfg = t->cfg;
+	char *cmdline = NULL;
+	if (req) { /* cold: the request's tail and limits go into the configuration itself */
+		if (req->cmdline_append[0]) {
+			size_t n = strlen(cfg.cmdline) + strlen(req->cmdline_append) + 2;
+			cmdline = malloc(n);
+			if (cmdline) {
+				snprintf(cmdline, n, "%s %s", cfg.cmdline, req->cmdline_append);
+				cfg.cmdline = cmdline;
+			}
+		}
+		if (req->timeout_set)
+			cfg.timeout_ms = req->timeout_ms;
+		if (req->mac_set) {
+			memcpy(cfg.mac, req->mac, 6);
+			cfg.mac_set = true;
+		}
+	}
+	char prefix[40];
+	snprintf(prefix, sizeof(prefix), "vm %llu: ", (unsigned long long)id);
+	log_set_prefix(prefix);
+	if (instance_init(&in, &cfg, &t->kernel, t->have_initrd ? &t->initrd : NULL, &S.kvm,
+	                  (unsigned)id, t0) < 0 ||
+	    (req && req->cmdline_append[0] && !cmdline)) {
+		in.vm.outcome = VM_FAILED;
+		snprintf(in.vm.reason, sizeof(in.vm.reason), "out of memory");
+		instance_finish(&in);
+	}
+	if (instance_build(&in) == 0) {
+		if (!req) {
+			int r = instance_wait_go(&in, ctl_fd);
+			if (r == -EPIPE)
+				_exit(0); /* the pool was emptied: never used, nothing to record */
+			if (r < 0) {
+				in.vm.outcome = VM_FAILED;
+				instance_finish(&in);
+			}
+			snprintf(prefix, sizeof(prefix), "vm %u: ", in.vm.id);
+			log_set_prefix(prefix);
+		}
+		instance_run(&in);
+	}
+	instance_finish(&in);
+}
+
+/* Fork an instance in slot; ctl_fd_out gets the write end of a warm one's control pipe.
+ * Called with the lock held. Returns the pid or -errno. */
+static pid_t spawn(struct template *t, int slot, uint64_t id, uint64_t t0,
+                   const struct vm_request *req, int *ctl_fd_out)
+{
+	int ctl[2] = {-1, -1};
+	if (!req && pipe2(ctl, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t p = fork();
+	if (p == 0)
+		child_main(t, slot, ctl[0], id, t0, req);
+	int e = errno;
+	if (ctl[0] >= 0)
+		close(ctl[0]);
+	if (p < 0) {
+		if (ctl[1] >= 0)
+			close(ctl[1]);
+		return -e;
+	}
+	if (ctl_fd_out)
+		*ctl_fd_out = ctl[1];
+	return p;
+}
+
+/* ---- waiters ---- */
+
+static bool reached(const struct vmrec *v, enum wait_for w)
+{
+	switch (w) {
+	case WAIT_NONE:
+		return true;
+	case WAIT_RUNNING:
+		return v->state >= VS_RUNNING;
+	case WAIT_READY:
+		return v->state >= VS_READY;
+	case WAIT_EXIT:
+		return v->state == VS_EXITED;
+	}
+	return true;
+}
+
+/* Move the waiters that can be answered onto *wake (called outside the lock). */
+static void collect_waiters(struct vmrec *v, struct waiter **wake)
+{
+	struct waiter **pp = &v->waiters;
+	while (*pp) {
+		struct waiter *w = *pp;
+		if (reached(v, w->wait) || S.stopping) {
+			*pp = w->next;
+			w->woken = true;
+			w->next = *wake;
+			*wake = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static void wake_all(struct waiter *w)
+{
+	while (w) {
+		struct waiter *n = w->next;
+		w->wake(w->cookie);
+		w = n;
+	}
+}
+
+void serve_cancel(struct waiter *w)
+{
+	pthread_mutex_lock(&S.lock);
+	if (!w->woken) {
+		struct vmrec *v = vm_find(w->vm_id);
+		for (struct waiter **pp = v ? &v->waiters : NULL; pp && *pp; pp = &(*pp)->next)
+			if (*pp == w) {
+				*pp = w->next;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* ---- VM records ---- */
+
+static void vm_unlink(struct vmrec *v)
+{
+	if (v->prev)
+		v->prev->next = v->next;
+	else
+		S.vm_head = v->next;
+	if (v->next)
+		v->next->prev = v->prev;
+	else
+		S.vm_tail = v->prev;
+	S.nvms--;
+	free(v->console);
+	free(v);
+}
+
+/* Keep at most max_records finished VMs: the oldest go first. */
+static void vm_evict(void)
+{
+	struct vmrec *v = S.vm_head;
+	while (S.nvms > S.o.max_records && v) {
+		struct vmrec *n = v->next;
+		if (v->reaped && !v->waiters) {
+			vm_unlink(v);
+			S.evicted++;
+		}
+		v = n;
+	}
+}
+
+static struct vmrec *vm_new(const struct template *t, uint64_t t_req, bool pooled)
+{
+	struct vmrec *v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->id = ++S.next_id;
+	snprintf(v->tmpl, sizeof(v->tmpl), "%s", t->name);
+	v->t_req = t_req;
+	v->pooled = pooled;
+	v->slot = -1;
+	v->prev = S.vm_tail;
+	if (S.vm_tail)
+		S.vm_tail->next = v;
+	else
+		S.vm_head = v;
+	S.vm_tail = v;
+	S.nvms++;
+	return v;
+}
+
+/* The instance wrote its record: copy it and the console, account, answer waiters. */
+static void vm_finished(struct vmrec *v)
+{
+	if (v->have_rec || v->slot < 0)
+		return;
+	struct slot *s = slot_at((size_t)v->slot);
+	v->rec = s->rec;
+	v->have_rec = true;
+	uint32_t n = atomic_load_explicit(&s->console_len, memory_order_acquire);
+	v->console = malloc(n + 1);
+	if (v->console) {
+		memcpy(v->console, s->console, n);
+		v->console[n] = 0;
+		v->console_len = n;
+	}
+	if (v->state != VS_EXITED) {
+		v->state = VS_EXITED;
+		S.live_vms--;
+	}
+	const struct batch_record *r = &v->rec;
+	S.outcome[r->outcome >= 100 ? 7 : r->outcome & 7]++;
+	if (r->failed_stage >= 0)
+		S.fail_build++;
+	if (r->t_ns[ST_FIRST_RUN])
+		hist_add(v->pooled ? &S.h_first_run_pool : &S.h_first_run,
+		         (double)r->t_ns[ST_FIRST_RUN] / 1e6);
+	if (r->t_ns[ST_READY])
+		hist_add(v->pooled ? &S.h_ready_pool : &S.h_ready, (double)r->t_ns[ST_READY] / 1e6);
+}
+
+/* ---- actions ---- */
+
+static void template_free(struct template *t)
+{
+	for (unsigned i = 0; i < t->pool.n; i++) { /* the waiting instances read EOF and go */
+		struct pool_entry *e = &t->pool.e[i];
+		close(e->ctl_fd);
+		kill(e->pid, SIGKILL);
+		S.own[e->slot].t = NULL; /* reaped later as an orphan slot */
+	}
+	S.pooled_total -= t->pool.target;
+	pool_free(&t->pool);
+	if (t->have_re)
+		regfree(&t->ready_re);
+	kernel_close(&t->kernel);
+	if (t->have_initrd)
+		blob_close(&t->initrd);
+	struct action a = {.tmpl = t->spec};
+	api_action_free(&a);
+	free(t);
+}
+
+static void do_template_put(struct action *a, struct reply *r)
+{
+	const struct template_spec *s = &a->tmpl;
+	struct template *old = template_find(a->name);
+	unsigned pooled = S.pooled_total - (old ? old->pool.target : 0) + s->pool;
+	if (!old && S.ntemplates >= S.o.max_templates)
+		return serve_error(r, 409, "%u templates already (--max-templates)",
+		                   S.o.max_templates);
+	if (pooled > S.o.max_pooled)
+		return serve_error(r, 409,
+		                   "pool %u would make %u warm VMs in all, more than %u "
+		                   "(--max-pooled)",
+		                   s->pool, pooled, S.o.max_pooled);
+	struct template *t = calloc(1, sizeof(*t));
+	if (!t)
+		return serve_error(r, 500, "out of memory");
+	struct err e = {{0}};
+	/* Opened, parsed and checked once: every VM of the template maps the same pages. */
+	if (kernel_open(&t->kernel, s->kernel, &e) < 0) {
+		free(t);
+		return serve_error(r, 400, "%s", e.msg);
+	}
+	if (s->initrd) {
+		if (blob_open(&t->initrd, s->initrd, KERNEL_MAX_FILE, &e) < 0) {
+			kernel_close(&t->kernel);
+			free(t);
+			return serve_error(r, 400, "%s", e.msg);
+		}
+		t->have_initrd = true;
+	}
+	for (unsigned i = 0; i < s->ndisks; i++) {
+		const struct disk_cfg *d = &s->disk[i];
+		if (access(d->path, R_OK | (d->ro || d->cow ? 0 : W_OK)) < 0) {
+			int en = errno;
+			kernel_close(&t->kernel);
+			if (t->have_initrd)
+				blob_close(&t->initrd);
+			free(t);
+			return serve_error(r, 400, "disks: %s: %s", d->path, strerror(en));
+		}
+	}
+	if (s->ready && regcomp(&t->ready_re, s->ready, REG_EXTENDED | REG_NOSUB) == 0)
+		t->have_re = true;
+	/* Take the spec's strings over. */
+	snprintf(t->name, sizeof(t->name), "%s", a->name);
+	t->spec = *s;
+	memset(&a->tmpl, 0, sizeof(a->tmpl)); /* ownership moved: api_action_free() skips it */
+	struct vm_config *c = &t->cfg;
+	c->kernel_path = t->spec.kernel;
+	c->initrd_path = t->spec.initrd;
+	c->cmdline = t->spec.cmdline ? t->spec.cmdline : DEFAULT_CMDLINE;
+	c->mem_size = t->spec.mem;
+	c->cpus = t->spec.cpus;
+	c->timeout_ms = t->spec.timeout_ms;
+	c->quiet = true;
+	c->ndisks = t->spec.ndisks;
+	memcpy(c->disk, t->spec.disk, sizeof(c->disk));
+	c->nnets = t->spec.nnets;
+	for (unsigned i = 0; i < c->nnets; i++)
+		c->net[i].tap = t->spec.tap[i];
+	c->discovery = DISCOVERY_AUTO;
+	if (pool_init(&t->pool, t->spec.pool) < 0) {
+		template_free(t);
+		return serve_error(r, 500, "out of memory");
+	}
+	t->created_ns = now_ns();
+	int status = 201;
+	if (old) { /* replace: the old one's warm VMs go, its running VMs carry on */
+		struct template **pp = &S.templates;
+		while (*pp != old)
+			pp = &(*pp)->next;
+		*pp = old->next;
+		S.ntemplates--;
+		template_free(old);
+		status = 200;
+	}
+	t->next = S.templates;
+	S.templates = t;
+	S.ntemplates++;
+	S.pooled_total += t->pool.target;
+	log_info("template %s: %s (%s), pool %u", t->name, t->spec.kernel,
+	         kernel_format_name(t->kernel.fmt), t->pool.target);
+	if (t->pool.target)
+		(void)!write(S.wake[1], "r", 1);
+	reply_json(r, status, template_json(t));
+}
+
+static void do_template_delete(const struct action *a, struct reply *r)
+{
+	struct template **pp = &S.templates;
+	while (*pp && strcmp((*pp)->name, a->name) != 0)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return serve_error(r, 404, "template '%s': no such template", a->name);
+	struct template *t = *pp;
+	*pp = t->next;
+	S.ntemplates--;
+	template_free(t); /* VMs already launched from it run on: they have their own copy */
+	reply_empty(r, 204);
+}
+
+static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w, struct reply *r,
+                        struct waiter **wake)
+{
+	const struct vm_request *q = &a->vm;
+	if (S.stopping) {
+		serve_error(r, 503, "the daemon is shutting down");
+		return 0;
+	}
+	struct template *t = template_find(q->template_name);
+	if (!t) {
+		S.fail_no_template++;
+		serve_error(r, 404, "template '%s': no such template", q->template_name);
+		return 0;
+	}
+	if (S.live_vms >= S.o.max_vms) {
+		S.fail_capacity++;
+		serve_error(r, 503, "%u VMs running, the limit (--max-vms)", S.o.max_vms);
+		return 0;
+	}
+	struct pool_entry pe;
+	bool warm = pool_take(&t->pool, &pe);
+	struct vmrec *v = vm_new(t, t_req, warm);
+	if (!v) {
+		serve_error(r, 500, "out of memory");
+		return 0;
+	}
+	if (warm) {
+		static struct instance_patch p; /* under the lock */
+		memset(&p, 0, sizeof(p));
+		p.t0 = t_req;
+		p.id = (uint32_t)v->id;
+		snprintf(p.cmdline_tail, sizeof(p.cmdline_tail), "%s", q->cmdline_append);
+		if (q->mac_set) {
+			memcpy(p.mac, q->mac, 6);
+			p.mac_set = 1;
+		}
+		p.timeout_set = q->timeout_set;
+		p.timeout_ms = q->timeout_ms;
+		ssize_t n = write(pe.ctl_fd, &p, sizeof(p));
+		close(pe.ctl_fd);
+		S.own[pe.slot].use = SLOT_VM;
+		S.own[pe.slot].vm = v;
+		S.own[pe.slot].t = NULL;
+		v->slot = pe.slot;
+		v->pid = pe.pid;
+		if (n != (ssize_t)sizeof(p))
+			log_warn("vm %llu: warm instance did not take its patch: %s",
+			         (unsigned long long)v->id, strerror(errno));
+		S.launches_pool++;
+		t->pooled++;
+		(void)!write(S.wake[1], "r", 1); /* refill, on the main thread */
+	} else {
+		int slot = slot_alloc();
+		pid_t pid = slot < 0 ? -EAGAIN : spawn(t, slot, v->id, t_req, q, NULL);
+		if (pid < 0) {
+			S.fail_fork++;
+			vm_unlink(v);
+			serve_error(r, 503, "cannot start an instance process: %s",
+			            slot < 0 ? "no free slot (instances still tearing down)"
+			                     : strerror((int)-pid));
+			return 0;
+		}
+		S.own[slot] = (struct slot_owner){SLOT_VM, pid, NULL, v};
+		v->slot = slot;
+		v->pid = pid;
+		S.launches_cold++;
+		t->cold++;
+	}
+	t->launches++;
+	S.live_vms++;
+	if (w && !reached(v, q->wait)) {
+		w->vm_id = v->id;
+		w->wait = q->wait;
+		w->woken = false;
+		w->next = v->waiters;
+		v->waiters = w;
+		return 1;
+	}
+	(void)wake;
+	reply_json(r, 201, vm_json(v));
+	return 0;
+}
+
+static void do_vm_delete(const struct action *a, struct reply *r, struct waiter **wake)
+{
+	struct vmrec *v = vm_find(a->id);
+	if (!v)
+		return serve_error(r, 404, "vm %llu: no such VM", (unsigned long long)a->id);
+	v->deleted = true;
+	(void)wake;
+	if (!v->reaped) {
+		kill(v->pid, SIGTERM); /* its record says so; reaped (and forgotten) on exit */
+	} else {
+		vm_unlink(v);
+	}
+	reply_empty(r, 204);
+}
+
+static void metrics_text(struct reply *r);
+
+int serve_do(struct action *a, uint64_t t_req, struct waiter *w, struct reply *r)
+{
+	struct waiter *wake = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&S.lock);
+	S.requests++;
+	switch (a->kind) {
+	case ACT_TEMPLATE_PUT:
+		do_template_put(a, r);
+		break;
+	case ACT_TEMPLATE_LIST: {
+		json_t *arr = json_array();
+		for (struct template *t = S.templates; t; t = t->next)
+			json_array_append_new(arr, template_json(t));
+		reply_json(r, 200, arr);
+		break;
+	}
+	case ACT_TEMPLATE_GET: {
+		struct template *t = template_find(a->name);
+		if (!t)
+			serve_error(r, 404, "template '%s': no such template", a->name);
+		else
+			reply_json(r, 200, template_json(t));
+		break;
+	}
+	case ACT_TEMPLATE_DELETE:
+		do_template_delete(a, r);
+		break;
+	case ACT_VM_CREATE:
+		rc = do_vm_create(a, t_req, w, r, &wake);
+		break;
+	case ACT_VM_LIST: {
+		json_t *arr = json_array();
+		for (struct vmrec *v = S.vm_head; v; v = v->next)
+			if (!v->deleted)
+				json_array_append_new(arr, vm_json(v));
+		reply_json(r, 200, arr);
+		break;
+	}
+	case ACT_VM_GET: {
+		struct vmrec *v = vm_find(a->id);
+		if (!v)
+			serve_error(r, 404, "vm %llu: no such VM", (unsigned long long)a->id);
+		else
+			reply_json(r, 200, vm_json(v));
+		break;
+	}
+	case ACT_VM_CONSOLE: {
+		struct vmrec *v = vm_find(a->id);
+		if (!v) {
+			serve_error(r, 404, "vm %llu: no such VM", (unsigned long long)a->id);
+			break;
+		}
+		const char *src = v->console;
+		size_t n = v->console_len;
+		if (!v->have_rec && v->slot >= 0) { /* live: what it has printed so far */
+			struct slot *s = slot_at((size_t)v->slot);
+			n = atomic_load_explicit(&s->console_len, memory_order_acquire);
+			src = s->console;
+		}
+		r->status = 200;
+		r->type = "text/plain; charset=utf-8";
+		r->body = malloc(n + 1);
+		if (r->body) {
+			memcpy(r->body, src ? src : "", n);
+			r->body[n] = 0;
+		}
+		break;
+	}
+	case ACT_VM_DELETE:
+		do_vm_delete(a, r, &wake);
+		break;
+	case ACT_METRICS:
+		metrics_text(r);
+		break;
+	}
+	pthread_mutex_unlock(&S.lock);
+	wake_all(wake);
+	return rc;
+}
+
+void serve_waited(struct waiter *w, struct reply *r)
+{
+	pthread_mutex_lock(&S.lock);
+	struct vmrec *v = vm_find(w->vm_id);
+	if (!v)
+		serve_error(r, 410, "vm %llu: deleted while the request waited",
+		            (unsigned long long)w->vm_id);
+	else
+		reply_json(r, 201, vm_json(v));
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* ---- metrics (Prometheus text exposition format 0.0.4) ---- */
+
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...) PRINTF(2, 3);
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		size_t room = b->cap - b->len;
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 8192;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (!s)
+			return;
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+static void hist_print(struct buf *b, const char *name, const char *path, const struct hist *h)
+{
+	uint64_t cum = 0;
+	for (unsigned i = 0; i <= NHIST; i++) {
+		cum += h->b[i];
+		if (i < NHIST)
+			bprintf(b, "%s_bucket{path=\"%s\",le=\"%g\"} %llu\n", name, path,
+			        hist_le[i] / 1000.0, (unsigned long long)cum);
+		else
+			bprintf(b, "%s_bucket{path=\"%s\",le=\"+Inf\"} %llu\n", name, path,
+			        (unsigned long long)cum);
+	}
+	bprintf(b, "%s_sum{path=\"%s\"} %.9f\n", name, path, h->sum / 1000.0);
+	bprintf(b, "%s_count{path=\"%s\"} %llu\n", name, path, (unsigned long long)h->count);
+}
+
+static uint64_t proc_rss_kb(pid_t pid)
+{
+	char p[64], buf[128];
+	snprintf(p, sizeof(p), "/proc/%d/statm", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unsigned long long size, res;
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+		return 0;
+	return res * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void metrics_text(struct reply *r)
+{
+	struct buf b = {0};
+	bprintf(&b,
+	        "# HELP fastvmm_launches_total VMs launched, by path (warm pool or cold).\n"
+	        "# TYPE fastvmm_launches_total counter\n"
+	        "fastvmm_launches_total{path=\"pool\"} %llu\n"
+	        "fastvmm_launches_total{path=\"cold\"} %llu\n",
+	        (unsigned long long)S.launches_pool, (unsigned long long)S.launches_cold);
+	bprintf(&b,
+	        "# HELP fastvmm_launch_failures_total Launch requests that did not become a "
+	        "running VM, by cause.\n"
+	        "# TYPE fastvmm_launch_failures_total counter\n"
+	        "fastvmm_launch_failures_total{cause=\"no_template\"} %llu\n"
+	        "fastvmm_launch_failures_total{cause=\"max_vms\"} %llu\n"
+	        "fastvmm_launch_failures_total{cause=\"fork\"} %llu\n"
+	        "fastvmm_launch_failures_total{cause=\"build\"} %llu\n"
+	        "fastvmm_launch_failures_total{cause=\"lost\"} %llu\n",
+	        (unsigned long long)S.fail_no_template, (unsigned long long)S.fail_capacity,
+	        (unsigned long long)S.fail_fork, (unsigned long long)S.fail_build,
+	        (unsigned long long)S.fail_lost);
+	bprintf(&b, "# HELP fastvmm_vm_outcomes_total Finished VMs by outcome.\n"
+	            "# TYPE fastvmm_vm_outcomes_total counter\n");
+	for (int o = 0; o < 7; o++)
+		bprintf(&b, "fastvmm_vm_outcomes_total{outcome=\"%s\"} %llu\n",
+		        vm_outcome_name((enum vm_outcome)o), (unsigned long long)S.outcome[o]);
+	bprintf(&b, "fastvmm_vm_outcomes_total{outcome=\"other\"} %llu\n",
+	        (unsigned long long)S.outcome[7]);
+	bprintf(&b, "# HELP fastvmm_request_to_first_run_seconds Request to the VM's first "
+	            "KVM_RUN.\n# TYPE fastvmm_request_to_first_run_seconds histogram\n");
+	hist_print(&b, "fastvmm_request_to_first_run_seconds", "pool", &S.h_first_run_pool);
+	hist_print(&b, "fastvmm_request_to_first_run_seconds", "cold", &S.h_first_run);
+	bprintf(&b, "# HELP fastvmm_request_to_ready_seconds Request to ready (boot timer, the "
+	            "ready pattern, else the exit).\n"
+	            "# TYPE fastvmm_request_to_ready_seconds histogram\n");
+	hist_print(&b, "fastvmm_request_to_ready_seconds", "pool", &S.h_ready_pool);
+	hist_print(&b, "fastvmm_request_to_ready_seconds", "cold", &S.h_ready);
+	bprintf(&b, "# HELP fastvmm_pool_size Warm VMs wanted, ready and being built, by "
+	            "template.\n# TYPE fastvmm_pool_size gauge\n");
+	uint64_t pool_rss = 0, refills = 0, hits = 0, misses = 0, pfail = 0;
+	for (struct template *t = S.templates; t; t = t->next) {
+		bprintf(&b,
+		        "fastvmm_pool_size{template=\"%s\",state=\"target\"} %u\n"
+		        "fastvmm_pool_size{template=\"%s\",state=\"ready\"} %u\n"
+		        "fastvmm_pool_size{template=\"%s\",state=\"preparing\"} %u\n",
+		        t->name, t->pool.target, t->name, pool_count(&t->pool, POOL_READY), t->name,
+		        pool_count(&t->pool, POOL_PREPARING));
+		for (unsigned i = 0; i < t->pool.n; i++)
+			pool_rss += proc_rss_kb(t->pool.e[i].pid);
+		refills += t->pool.refills;
+		hits += t->pool.hits;
+		misses += t->pool.misses;
+		pfail += t->pool.failures;
+	}
+	bprintf(&b,
+	        "# HELP fastvmm_pool_refills_total Warm instances started to refill pools.\n"
+	        "# TYPE fastvmm_pool_refills_total counter\nfastvmm_pool_refills_total %llu\n"
+	        "# HELP fastvmm_pool_hits_total Launches served from a warm pool.\n"
+	        "# TYPE fastvmm_pool_hits_total counter\nfastvmm_pool_hits_total %llu\n"
+	        "# HELP fastvmm_pool_misses_total Launches that found the pool empty (cold "
+	        "fallback).\n"
+	        "# TYPE fastvmm_pool_misses_total counter\nfastvmm_pool_misses_total %llu\n"
+	        "# HELP fastvmm_pool_failures_total Warm instances that died before ready.\n"
+	        "# TYPE fastvmm_pool_failures_total counter\nfastvmm_pool_failures_total %llu\n",
+	        (unsigned long long)refills, (unsigned long long)hits, (unsigned long long)misses,
+	        (unsigned long long)pfail);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	bprintf(&b,
+	        "# HELP fastvmm_live_vms VMs launched and not yet exited.\n"
+	        "# TYPE fastvmm_live_vms gauge\nfastvmm_live_vms %u\n"
+	        "# HELP fastvmm_vm_records VM records kept (running and finished).\n"
+	        "# TYPE fastvmm_vm_records gauge\nfastvmm_vm_records %u\n"
+	        "# HELP fastvmm_vm_records_evicted_total Finished VM records forgotten "
+	        "(--max-records).\n"
+	        "# TYPE fastvmm_vm_records_evicted_total counter\n"
+	        "fastvmm_vm_records_evicted_total %llu\n"
+	        "# HELP fastvmm_memory_bytes Resident memory: the daemon, and its warm instances "
+	        "in all.\n# TYPE fastvmm_memory_bytes gauge\n"
+	        "fastvmm_memory_bytes{process=\"daemon\"} %llu\n"
+	        "fastvmm_memory_bytes{process=\"pool\"} %llu\n"
+	        "# HELP fastvmm_connections Open API connections.\n"
+	        "# TYPE fastvmm_connections gauge\nfastvmm_connections %u\n"
+	        "# HELP fastvmm_connections_rejected_total Connections answered 503 "
+	        "(--max-connections).\n# TYPE fastvmm_connections_rejected_total counter\n"
+	        "fastvmm_connections_rejected_total %llu\n"
+	        "# HELP fastvmm_requests_total API requests carried out.\n"
+	        "# TYPE fastvmm_requests_total counter\nfastvmm_requests_total %llu\n",
+	        S.live_vms, S.nvms, (unsigned long long)S.evicted,
+	        (unsigned long long)proc_rss_kb(S.pid) * 1024, (unsigned long long)pool_rss * 1024,
+	        S.http ? http_connections(S.http) : 0,
+	        (unsigned long long)(S.http ? http_rejected(S.http) : 0),
+	        (unsigned long long)S.requests);
+	r->status = b.s ? 200 : 500;
+	r->type = "text/plain; version=0.0.4; charset=utf-8";
+	r->body = b.s;
+}
+
+/* ---- the main thread: notes, reaping, refills, shutdown ---- */
+
+static void handle_notes(struct waiter **wake)
+{
+	uint32_t notes[256];
+	ssize_t got;
+	while ((got = read(S.note[0], notes, sizeof(notes))) > 0) {
+		for (size_t k = 0; k < (size_t)got / sizeof(notes[0]); k++) {
+			uint32_t i = notes[k] & NOTE_INDEX, kind = notes[k] & ~NOTE_INDEX;
+			if (i >= S.nslots)
+				continue;
+			struct slot_owner *o = &S.own[i];
+			if (o->use == SLOT_POOL && o->t && kind == NOTE_PREPARED) {
+				pool_prepared(&o->t->pool, (int)i);
+				continue;
+			}
+			if (o->use != SLOT_VM || !o->vm)
+				continue;
+			struct vmrec *v = o->vm;
+			if (kind == NOTE_RUNNING && v->state < VS_RUNNING)
+				v->state = VS_RUNNING;
+			else if (kind == NOTE_READY && v->state < VS_READY)
+				v->state = VS_READY;
+			else if (kind == 0 && atomic_load(&slot_at(i)->rec.written))
+				vm_finished(v);
+			collect_waiters(v, wake);
+		}
+	}
+}
+
+static void reap(struct waiter **wake)
+{
+	int status;
+	struct rusage ru;
+	pid_t p;
+	while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+		for (size_t i = 0; i < S.nslots; i++) {
+			struct slot_owner *o = &S.own[i];
+			if (o->use == SLOT_FREE || o->pid != p)
+				continue;
+			struct slot *s = slot_at(i);
+			if (o->use == SLOT_POOL) {
+				if (o->t) {
+					struct pool_entry e;
+					if (pool_remove(&o->t->pool, (int)i, &e)) {
+						close(e.ctl_fd);
+						if (atomic_load(&s->rec.written))
+							log_warn("template %s: warm instance "
+							         "failed: %s",
+							         o->t->name, s->rec.reason);
+					}
+				}
+			} else if (o->vm) {
+				struct vmrec *v = o->vm;
+				instance_reaped(&s->rec, status, &ru);
+				if (!v->have_rec) {
+					if (s->rec.outcome == BATCH_LOST)
+						S.fail_lost++;
+					vm_finished(v);
+				} else {
+					v->rec.maxrss_kb = s->rec.maxrss_kb;
+				}
+				v->slot = -1;
+				v->reaped = true;
+				collect_waiters(v, wake);
+				if (v->deleted && !v->waiters)
+					vm_unlink(v);
+			}
+			*o = (struct slot_owner){0};
+			break;
+		}
+	}
+	vm_evict();
+}
+
+static void refill(void)
+{
+	if (S.stopping)
+		return;
+	for (struct template *t = S.templates; t; t = t->next) {
+		for (unsigned k = pool_deficit(&t->pool); k > 0; k--) {
+			int slot = slot_alloc();
+			if (slot < 0)
+				return;
+			int ctl = -1;
+			pid_t pid = spawn(t, slot, 0, now_ns(), NULL, &ctl);
+			if (pid < 0) {
+				log_warn("template %s: cannot start a warm instance: %s", t->name,
+				         strerror((int)-pid));
+				return;
+			}
+			S.own[slot] = (struct slot_owner){SLOT_POOL, pid, t, NULL};
+			pool_add(&t->pool, slot, pid, ctl);
+		}
+	}
+}
+
+static void signal_children(int sig)
+{
+	for (size_t i = 0; i < S.nslots; i++)
+		if (S.own[i].use != SLOT_FREE)
+			kill(S.own[i].pid, sig);
+}
+
+static unsigned children(void)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < S.nslots; i++)
+		n += S.own[i].use != SLOT_FREE;
+	return n;
+}
+
+static int serve_loop(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("serve: signalfd: %s", strerror(errno));
+		return -1;
+	}
+	uint64_t kill_at = 0;
+	for (;;) {
+		struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN},
+		                       {.fd = S.note[0], .events = POLLIN},
+		                       {.fd = S.wake[0], .events = POLLIN}};
+		int timeout = -1;
+		if (kill_at) {
+			uint64_t now = now_ns();
+			timeout = now >= kill_at ? 0 : (int)((kill_at - now) / 1000000 + 1);
+		}
+		if (poll(pf, 3, timeout) < 0 && errno != EINTR) {
+			log_err("serve: poll: %s", strerror(errno));
+			break;
+		}
+		char drain[64];
+		while (read(S.wake[0], drain, sizeof(drain)) > 0)
+			;
+		struct waiter *wake = NULL;
+		bool stop_now = false;
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				continue;
+			if (si.ssi_signo == SIGHUP)
+				continue; /* no configuration to reload */
+			if (!S.stopping) {
+				log_info("serve: %s: stopping every VM",
+				         strsignal((int)si.ssi_signo));
+				stop_now = true;
+			} else {
+				signal_children(SIGKILL); /* asked twice: no more grace */
+				kill_at = 0;
+			}
+		}
+		if (stop_now)
+			http_quiesce(S.http); /* no new connections; open ones get 503 */
+		pthread_mutex_lock(&S.lock);
+		if (stop_now) {
+			atomic_store(&S.stopping, true);
+			/* Warm instances have nothing to lose; running ones get the grace period.
+			 */
+			for (struct template *t = S.templates; t; t = t->next)
+				for (unsigned i = 0; i < t->pool.n; i++)
+					kill(t->pool.e[i].pid, SIGKILL);
+			signal_children(SIGTERM);
+			kill_at = now_ns() + (uint64_t)S.o.grace_ms * 1000000ULL;
+		}
+		handle_notes(&wake);
+		reap(&wake);
+		if (kill_at && now_ns() >= kill_at) {
+			signal_children(SIGKILL);
+			kill_at = 0;
+		}
+		refill();
+		bool done = S.stopping && children() == 0;
+		pthread_mutex_unlock(&S.lock);
+		wake_all(wake);
+		if (done)
+			break;
+	}
+	close(sfd);
+	return 0;
+}
+
+/* ---- setup ---- */
+
+void serve_usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: fastvmm serve --socket PATH [options]\n"
+	        "Launch VMs on request: HTTP/1.1 + JSON on a Unix socket (docs/api.md).\n"
+	        "\n"
+	        "  --socket PATH         the API socket (created mode 0600; required)\n"
+	        "  --group NAME          make the socket 0660 and owned by this group\n"
+	        "  --max-vms N           VMs running at once, beyond: 503 (default 64)\n"
+	        "  --max-pooled N        warm VMs across all templates (default 64)\n"
+	        "  --max-templates N     templates (default 256)\n"
+	        "  --max-records N       finished VMs remembered, oldest forgotten first "
+	        "(default 4096)\n"
+	        "  --max-body SIZE       request body limit, beyond: 413 (default 64K)\n"
+	        "  --max-connections N   connections at once, beyond: 503 (default 1024)\n"
+	        "  --conn-timeout SECS   close a connection idle or slow this long (default 10)\n"
+	        "  --grace SECS          at SIGTERM, SIGKILL VMs after this long (default 1)\n"
+	        "  --console-max SIZE    console bytes kept per VM (default 64K)\n"
+	        "  -v, --verbose         more log lines (repeat for more)\n"
+	        "  -q, --quiet           errors only\n"
+	        "  -h, --help            this help\n"
+	        "\n"
+	        "SIGTERM or SIGINT: stop accepting, stop every VM (grace, then SIGKILL), reap\n"
+	        "them, remove the socket, exit 0. Instances die with the daemon.\n");
+}
+
+int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t err_len)
+{
+	*o = (struct serve_opts){.max_vms = 64,
+	                         .max_pooled = 64,
+	                         .max_templates = 256,
+	                         .max_records = 4096,
+	                         .max_body = 64 * 1024,
+	                         .max_conns = 1024,
+	                         .conn_timeout_s = 10,
+	                         .grace_ms = 1000,
+	                         .console_max = 64 * 1024,
+	                         .verbosity = 1};
+	enum {
+		O_SOCKET = 256,
+		O_GROUP,
+		O_MAXVMS,
+		O_MAXPOOL,
+		O_MAXT,
+		O_MAXREC,
+		O_BODY,
+		O_CONNS,
+		O_CTIME,
+		O_GRACE,
+		O_CONSOLE
+	};
+	static const struct option opts[] = {
+	        {"socket", required_argument, 0, O_SOCKET},
+	        {"group", required_argument, 0, O_GROUP},
+	        {"max-vms", required_argument, 0, O_MAXVMS},
+	        {"max-pooled", required_argument, 0, O_MAXPOOL},
+	        {"max-templates", required_argument, 0, O_MAXT},
+	        {"max-records", required_argument, 0, O_MAXREC},
+	        {"max-body", required_argument, 0, O_BODY},
+	        {"max-connections", required_argument, 0, O_CONNS},
+	        {"conn-timeout", required_argument, 0, O_CTIME},
+	        {"grace", required_argument, 0, O_GRACE},
+	        {"console-max", required_argument, 0, O_CONSOLE},
+	        {"verbose", no_argument, 0, 'v'},
+	        {"quiet", no_argument, 0, 'q'},
+	        {"help", no_argument, 0, 'h'},
+	        {0, 0, 0, 0},
+	};
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
+		uint64_t v = 0;
+		int r = 0;
+		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+		switch (c) {
+		case O_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case O_GROUP:
+			o->group = optarg;
+			break;
+		case O_MAXVMS:
+			r = parse_uint(optarg, 1, 100000, &v);
+			o->max_vms = (unsigned)v;
+			break;
+		case O_MAXPOOL:
+			r = parse_uint(optarg, 0, 10000, &v);
+			o->max_pooled = (unsigned)v;
+			break;
+		case O_MAXT:
+			r = parse_uint(optarg, 1, 100000, &v);
+			o->max_templates = (unsigned)v;
+			break;
+		case O_MAXREC:
+			r = parse_uint(optarg, 1, 10000000, &v);
+			o->max_records = (unsigned)v;
+			break;
+		case O_BODY:
+			r = parse_size(optarg, &v);
+			if (!r && (v < 256 || v > 64 * MiB))
+				r = -ERANGE;
+			o->max_body = (size_t)v;
+			break;
+		case O_CONNS:
+			r = parse_uint(optarg, 1, 100000, &v);
+			o->max_conns = (unsigned)v;
+			break;
+		case O_CTIME:
+			r = parse_uint(optarg, 1, 3600, &v);
+			o->conn_timeout_s = (unsigned)v;
+			break;
+		case O_GRACE:
+			r = parse_seconds(optarg, &v);
+			if (!r && v > 3600 * 1000)
+				r = -ERANGE;
+			o->grace_ms = (unsigned)v;
+			break;
+		case O_CONSOLE:
+			r = parse_size(optarg, &v);
+			if (!r && (v < 1024 || v > 16 * MiB))
+				r = -ERANGE;
+			o->console_max = (size_t)v;
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'q':
+			o->verbosity = 0;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			snprintf(err, err_len, "serve: %s: needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			snprintf(err, err_len,
+			         "serve: %s: unknown option (see fastvmm serve --help)",
+			         argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (r < 0) {
+			snprintf(err, err_len, "serve: %s: '%s' is %s", name, optarg,
+			         r == -ERANGE ? "out of range" : "not a valid value");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, err_len, "serve: '%s': unexpected argument", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->socket_path || !*o->socket_path) {
+		snprintf(err, err_len, "serve: --socket PATH is required");
+		return -EINVAL;
+	}
+	if (strlen(o->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(err, err_len, "serve: --socket %s: longer than a Unix socket path can be",
+		         o->socket_path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Bind the API socket: refuse to take over a live daemon's socket or a non-socket file,
+ * replace a stale socket (a crashed daemon's). */
+static int socket_open(const struct serve_opts *o)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", o->socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		log_err("--socket %s: socket: %s", o->socket_path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (lstat(o->socket_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("--socket %s: exists and is not a socket", o->socket_path);
+			close(fd);
+			return -1;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			log_err("--socket %s: another daemon is serving it", o->socket_path);
+			close(probe);
+			close(fd);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(o->socket_path); /* stale */
+	}
+	gid_t gid = (gid_t)-1;
+	if (o->group) {
+		/* /etc/group read directly (fgetgrent): a static binary has no NSS. */
+		uint64_t num;
+		bool found = parse_uint(o->group, 0, UINT32_MAX - 1, &num) == 0;
+		gid = (gid_t)num;
+		FILE *f = found ? NULL : fopen("/etc/group", "re");
+		for (struct group *g; f && (g = fgetgrent(f));)
+			if (strcmp(g->gr_name, o->group) == 0) {
+				gid = g->gr_gid;
+				found = true;
+				break;
+			}
+		if (f)
+			fclose(f);
+		if (!found) {
+			log_err("--group %s: no such group in /etc/group", o->group);
+			close(fd);
+			return -1;
+		}
+	}
+	mode_t old = umask(0177); /* born 0600: no window in which others may connect */
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0) {
+		log_err("--socket %s: bind: %s", o->socket_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (o->group &&
+	    (chown(o->socket_path, (uid_t)-1, gid) < 0 || chmod(o->socket_path, 0660) < 0)) {
+		log_err("--group %s: %s: %s", o->group, o->socket_path, strerror(errno));
+		unlink(o->socket_path);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 4096) < 0) {
+		log_err("--socket %s: listen: %s", o->socket_path, strerror(errno));
+		unlink(o->socket_path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void serve_cleanup(void)
+{
+	while (S.templates) {
+		struct template *t = S.templates;
+		S.templates = t->next;
+		template_free(t);
+	}
+	while (S.vm_head)
+		vm_unlink(S.vm_head);
+	if (S.slots)
+		munmap(S.slots, S.slots_len);
+	free(S.own);
+	for (int i = 0; i < 2; i++) {
+		if (S.note[i] >= 0)
+			close(S.note[i]);
+		if (S.wake[i] >= 0)
+			close(S.wake[i]);
+	}
+	instance_kvm_shared_free(&S.kvm);
+}
+
+int serve_main(int argc, char **argv)
+{
+	char err[512];
+	int r = serve_parse(&S.o, argc, argv, err, sizeof(err));
+	if (r == 1) {
+		serve_usage(stdout);
+		return 0;
+	}
+	if (r < 0) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	log_level = S.o.verbosity;
+	S.pid = getpid();
+	/* 1,000 connections at once need more than the usual 1,024 descriptors. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (instance_kvm_shared(&S.kvm, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	S.nslots = 2 * (size_t)S.o.max_vms + S.o.max_pooled; /* + VMs still tearing down */
+	S.slot_size = ALIGN_UP(sizeof(struct slot) + S.o.console_max, 64);
+	S.slots_len = ALIGN_UP(S.nslots * S.slot_size, 4096);
+	/* Shared with every instance; pages are touched only by slots in use. */
+	S.slots = mmap(NULL, S.slots_len, PROT_READ | PROT_WRITE,
+	               MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	S.own = calloc(S.nslots, sizeof(*S.own));
+	if (S.slots == MAP_FAILED || !S.own) {
+		S.slots = S.slots == MAP_FAILED ? NULL : S.slots;
+		log_err("serve: cannot map %zu instance slots: %s", S.nslots, strerror(errno));
+		serve_cleanup();
+		return EXIT_VMM_FAILURE;
+	}
+	if (pipe2(S.note, O_CLOEXEC) < 0 || fcntl(S.note[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    pipe2(S.wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_err("serve: pipe: %s", strerror(errno));
+		serve_cleanup();
+		return EXIT_VMM_FAILURE;
+	}
+	/* Signals: the main thread's signalfd; instances restore the mask we had. Blocked before
+	 * the HTTP thread starts, so that it inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &S.child_mask);
+	signal(SIGPIPE, SIG_IGN);
+	S.listen_fd = socket_open(&S.o);
+	if (S.listen_fd < 0) {
+		serve_cleanup();
+		return EXIT_USAGE;
+	}
+	S.http = http_start(S.listen_fd, &S.o, err, sizeof(err));
+	if (!S.http) {
+		log_err("serve: %s", err);
+		unlink(S.o.socket_path);
+		close(S.listen_fd);
+		serve_cleanup();
+		return EXIT_VMM_FAILURE;
+	}
+	log_info("serve: listening on %s (max %u VMs, %u warm)", S.o.socket_path, S.o.max_vms,
+	         S.o.max_pooled);
+	r = serve_loop();
+	/* Every instance is gone and every waiter was answered; stop HTTP, remove the socket. */
+	unlink(S.o.socket_path);
+	usleep(20000); /* let resumed requests get their replies out */
+	http_stop(S.http);
+	S.http = NULL;
+	close(S.listen_fd);
+	pthread_mutex_lock(&S.lock);
+	serve_cleanup();
+	pthread_mutex_unlock(&S.lock);
+	return r < 0 ? EXIT_VMM_FAILURE : EXIT_OK;
+}
