@@ -1308,11 +1308,13 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 	};
 	optind = 1;
 	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
+	int c, li = -1;
+	while ((c = getopt_long(argc, argv, ":vqh", opts, &li)) != -1) {
 		uint64_t v = 0;
 		int r = 0;
-		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+		char name[40];
+		snprintf(name, sizeof(name), "--%s", li >= 0 ? opts[li].name : "?");
+		li = -1;
 		switch (c) {
 		case O_SOCKET:
 			o->socket_path = optarg;

@@ -1,0 +1,352 @@
+# tests/boot/t_serve.sh — `fastvmm serve` on this host's /dev/kvm: the API through its Unix
+# socket (curl --unix-socket, and tests/boot/serve_client.py for raw, slow and flooding
+# clients), asserting on what the guests did (exit codes, console text, a disk sector).
+. "$(dirname "$0")/lib.sh"
+CLIENT="python3 $(dirname "$(readlink -f "$0")")/serve_client.py"
+SOCK=$TMP/api.sock
+DPID=
+
+# start_daemon ARGS... : fastvmm serve on $SOCK, stderr to $TMP/daemon.log; waits for the
+# socket.
+start_daemon() {
+	rm -f "$SOCK"
+	"$FASTVMM" serve --socket "$SOCK" "$@" 2>"$TMP/daemon.log" &
+	DPID=$!
+	for _ in $(seq 100); do
+		[ -S "$SOCK" ] && return 0
+		sleep 0.05
+	done
+	not_ok "daemon did not create its socket" "$TMP/daemon.log"
+	return 1
+}
+
+# stop_daemon : SIGTERM, wait (bounded); sets DRC.
+stop_daemon() {
+	kill -TERM "$DPID" 2>/dev/null
+	DRC=0
+	for _ in $(seq 100); do
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$DPID" 2>/dev/null && DRC=999
+	wait "$DPID" 2>/dev/null || DRC=${DRC/#0/$?}
+	[ "$DRC" = 999 ] || wait "$DPID" 2>/dev/null
+}
+
+# api METHOD PATH [BODY] : sets CODE and BODY (file $TMP/body).
+api() {
+	local data=()
+	[ $# -ge 3 ] && data=(--data-binary "$3" -H 'Content-Type: application/json')
+	CODE=$(curl -s -m 30 -o "$TMP/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1" \
+		"${data[@]}" "http://fastvmm$2")
+	BODY=$TMP/body
+}
+
+# jget EXPR [FILE] : a Python expression over the JSON document j.
+jget() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' \
+		"$1" "${2:-$BODY}" 2>/dev/null
+}
+
+# expect_code NAME WANT : the last api call's HTTP status.
+expect_code() {
+	if [ "$CODE" = "$2" ]; then ok "$1: HTTP $2"; else not_ok "$1: HTTP $CODE, want $2" "$BODY"; fi
+}
+
+# expect_json NAME EXPR WANT
+expect_json() {
+	local got
+	got=$(jget "$2")
+	if [ "$got" = "$3" ]; then ok "$1: $2 = $3"; else not_ok "$1: $2 = '$got', want '$3'" "$BODY"; fi
+}
+
+# expect_body NAME REGEX
+expect_body() {
+	if grep -qE -- "$2" "$BODY"; then ok "$1: body has /$2/"; else not_ok "$1: body lacks /$2/" "$BODY"; fi
+}
+
+# wait_pool NAME READY : poll GET /templates/NAME until READY warm VMs (5 s at most).
+wait_pool() {
+	for _ in $(seq 100); do
+		api GET "/templates/$1"
+		[ "$(jget 'j["pool"]["ready"]')" = "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+children() { # the daemon's child processes
+	cat /proc/"$DPID"/task/*/children 2>/dev/null | wc -w
+}
+nfds() { ls /proc/"$DPID"/fd 2>/dev/null | wc -l; }
+# alive PID : a process that exists and is not a zombie (orphans' zombies may wait for a
+# PID 1 that does not reap them here).
+alive() {
+	local st
+	st=$(awk '/^State:/ {print $2}' /proc/"$1"/status 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# ---- command line ----
+run help serve --help
+expect_rc "serve --help" 0
+expect_out "serve --help" '--socket PATH'
+run nosock serve
+expect_rc "serve without --socket" 2
+expect_err "serve without --socket" '^fastvmm: serve: --socket PATH is required$'
+run badopt serve --socket "$SOCK" --max-vms 0
+expect_rc "serve --max-vms 0" 2
+expect_err "serve --max-vms 0" "^fastvmm: serve: --max-vms: '0' is out of range$"
+echo notasocket >"$TMP/file"
+run notsock serve --socket "$TMP/file"
+expect_rc "serve --socket on a regular file" 2
+expect_err "serve --socket on a regular file" 'exists and is not a socket$'
+
+start_daemon --max-vms 24 --conn-timeout 2 --max-body 4K || { finish; exit; }
+mode=$(stat -c %a "$SOCK")
+if [ "$mode" = 600 ]; then ok "socket mode 0600"; else not_ok "socket mode $mode"; fi
+run second serve --socket "$SOCK"
+expect_rc "a second daemon on a live socket" 2
+expect_err "a second daemon on a live socket" 'another daemon is serving it$'
+fds0=$(nfds)
+
+# ---- templates ----
+api PUT /templates/hello "{\"kernel\": \"$GUESTS/hello.elf\", \"mem\": \"16M\"}"
+expect_code "PUT hello" 201
+expect_json "PUT hello" 'j["format"]' elf64-linux
+api GET /templates/hello
+expect_code "GET /templates/hello" 200
+expect_json "GET /templates/hello" 'j["mem"]' 16777216
+api PUT /templates/ec "{\"kernel\": \"$GUESTS/exitcode.elf\", \"mem\": 16, \"pool\": 2}"
+expect_code "PUT ec (pool 2)" 201
+api GET /templates
+expect_json "GET /templates" 'sorted(t["name"] for t in j)' "['ec', 'hello']"
+
+# ---- cold launch: console text and exit status ----
+api POST /vms '{"template": "hello", "wait": "exit"}'
+expect_code "cold hello" 201
+expect_json "cold hello" 'j["pooled"]' False
+expect_json "cold hello" 'j["outcome"], j["exit_status"]' "('exited', 0)"
+expect_json "cold hello: timed from the request" '0 < j["timings_ms"]["kvm_open"] <= j["timings_ms"]["first_run"] <= j["timings_ms"]["exit"]' True
+id=$(jget 'j["id"]')
+api GET "/vms/$id/console"
+expect_code "GET console" 200
+expect_body "console of the cold hello" '^Hello from fastvmm guest$'
+
+# ---- warm pool: the patched command line reaches the guest ----
+if wait_pool ec 2; then ok "pool ec: 2 warm VMs"; else not_ok "pool ec never filled" "$BODY" "$TMP/daemon.log"; fi
+api POST /vms '{"template": "ec", "cmdline_append": "exit=7", "wait": "exit"}'
+expect_code "pooled ec exit=7" 201
+expect_json "pooled ec exit=7" 'j["pooled"], j["exit_status"]' "(True, 7)"
+expect_json "pooled: no build stage on the request path" '"vcpus" in j["timings_ms"], "first_run" in j["timings_ms"]' "(False, True)"
+api POST /vms '{"template": "ec", "cmdline_append": "exit=9", "wait": "ready"}'
+expect_json "second pooled ec exit=9, wait ready" 'j["pooled"], j["state"] in ("ready", "exited")' "(True, True)"
+id9=$(jget 'j["id"]')
+sleep 0.3
+api GET "/vms/$id9"
+expect_json "GET /vms/$id9 later" 'j["state"], j["exit_status"]' "('exited', 9)"
+if wait_pool ec 2; then ok "pool ec refilled to 2"; else not_ok "pool ec not refilled" "$BODY"; fi
+
+# An empty pool falls back to a cold launch, and the metrics say so.
+api PUT /templates/ec1 "{\"kernel\": \"$GUESTS/exitcode.elf\", \"mem\": \"16M\", \"pool\": 1}"
+wait_pool ec1 1
+$CLIENT "$SOCK" burst 4 '{"template": "ec1", "cmdline_append": "exit=3"}' >"$TMP/burst"
+n201=$(grep -c '"status": 201' "$TMP/burst")
+cold=$(grep -c '"pooled": false' "$TMP/burst")
+warm=$(grep -c '"pooled": true' "$TMP/burst")
+if [ "$n201" = 4 ] && [ "$warm" -ge 1 ] && [ "$cold" -ge 1 ]; then ok "burst of 4 on a pool of 1: $warm warm, $cold cold"; else not_ok "burst: $n201 created, $warm warm, $cold cold" "$TMP/burst"; fi
+sleep 0.3
+api GET /metrics
+expect_body "metrics: pool misses counted" '^fastvmm_pool_misses_total [1-9]'
+expect_body "metrics: cold launches counted" '^fastvmm_launches_total\{path="cold"\} [1-9]'
+expect_body "metrics: pooled launches counted" '^fastvmm_launches_total\{path="pool"\} [1-9]'
+expect_body "metrics: a first_run histogram" '^fastvmm_request_to_first_run_seconds_bucket\{path="pool",le="\+Inf"\} [1-9]'
+expect_body "metrics: pool memory" '^fastvmm_memory_bytes\{process="pool"\} [1-9]'
+api GET /vms
+expect_json "every burst VM exited 3" 'all(v["exit_status"] == 3 for v in j if v["template"] == "ec1")' True
+
+# ---- a disk byte: cold rw and pooled cow ----
+img=$TMP/disk.img
+truncate -s 4M "$img"
+api PUT /templates/blk "{\"kernel\": \"$GUESTS/blk_rw.elf\", \"mem\": \"16M\", \"cmdline\": \"console=ttyS0\", \"disks\": [{\"path\": \"$img\"}], \"timeout_ms\": 30000}"
+expect_code "PUT blk" 201
+api POST /vms '{"template": "blk", "cmdline_append": "sector=77", "wait": "exit"}'
+expect_json "blk_rw through the API" 'j["exit_status"]' 0
+got=$(dd if="$img" bs=512 skip=77 count=1 2>/dev/null | head -c 19)
+if [ "$got" = FASTVMM-BLK-PATTERN ]; then ok "blk_rw: the pattern is in sector 77 of the file"; else not_ok "blk_rw: sector 77 holds '$got'"; fi
+before=$(sha256sum <"$img")
+api PUT /templates/blkcow "{\"kernel\": \"$GUESTS/blk_rw.elf\", \"mem\": \"16M\", \"disks\": [{\"path\": \"$img\", \"cow\": true}], \"pool\": 1}"
+wait_pool blkcow 1
+api POST /vms '{"template": "blkcow", "cmdline_append": "sector=200", "wait": "exit"}'
+expect_json "pooled blk_rw on a cow disk" 'j["pooled"], j["exit_status"]' "(True, 0)"
+id=$(jget 'j["id"]')
+api GET "/vms/$id/console"
+expect_body "pooled cow: the guest verified its write" 'verified sector 200$'
+if [ "$before" = "$(sha256sum <"$img")" ]; then ok "cow: base image unchanged"; else not_ok "cow: base image changed"; fi
+
+# ---- a crashing guest harms only itself ----
+api PUT /templates/crash "{\"kernel\": \"$GUESTS/crash.elf\", \"mem\": \"16M\", \"pool\": 1}"
+wait_pool crash 1
+api POST /vms '{"template": "crash", "wait": "exit"}'
+expect_json "crash guest" 'j["outcome"], j["exit_status"]' "('crashed', 125)"
+api POST /vms '{"template": "hello", "wait": "exit"}'
+expect_json "the daemon serves on after a crash" 'j["exit_status"]' 0
+
+# ---- concurrent clients ----
+cpids=()
+for i in $(seq 1 12); do
+	t=ec
+	[ $((i % 3)) = 0 ] && t=hello
+	curl -s -m 30 --unix-socket "$SOCK" -X POST -d "{\"template\": \"$t\", \"cmdline_append\": \"exit=$i\", \"wait\": \"exit\"}" \
+		http://fastvmm/vms >"$TMP/conc.$i" &
+	cpids+=($!)
+done
+wait "${cpids[@]}"
+wait_ok=0
+for i in $(seq 1 12); do
+	want=$i
+	[ $((i % 3)) = 0 ] && want=0
+	[ "$(jget 'j["exit_status"]' "$TMP/conc.$i")" = "$want" ] && wait_ok=$((wait_ok + 1))
+done
+if [ "$wait_ok" = 12 ]; then ok "12 concurrent clients: every VM exited with its own status"; else not_ok "concurrent: $wait_ok of 12 right" "$TMP"/conc.*; fi
+
+# ---- bad input ----
+api PUT /templates/bad '{"kernel": '
+expect_code "malformed JSON" 400
+expect_body "malformed JSON" '"error": ?"body: malformed JSON'
+api PUT /templates/bad "{\"kernel\": \"$GUESTS/hello.elf\", \"kernal\": 1}"
+expect_code "unknown field" 400
+expect_body "unknown field" "unknown field 'kernal'"
+api PUT /templates/bad "{\"kernel\": \"$GUESTS/hello.elf\", \"cpus\": \"2\"}"
+expect_code "wrong type" 400
+expect_body "wrong type" 'cpus: must be an integer'
+api PUT /templates/bad '[1, 2]'
+expect_code "body not an object" 400
+api PUT /templates/bad "{\"kernel\": \"$GUESTS/hello.elf\", \"disks\": [{\"path\": \"$img\", \"ro\": true, \"cow\": true}]}"
+expect_code "ro and cow" 400
+api POST /vms '{"template": "hello", "wait": "forever"}'
+expect_code "bad wait" 400
+api POST /vms '{"template": "../etc"}'
+expect_code "bad template name" 400
+big=$(python3 -c 'print("{\"kernel\": \"" + "a" * 5000 + "\"}")')
+api PUT /templates/big "$big"
+expect_code "body over --max-body 4K" 413
+CODE=$(printf '%s' "$big" | curl -s -m 10 -o "$TMP/body" -w '%{http_code}' --unix-socket "$SOCK" -X PUT -H 'Transfer-Encoding: chunked' --data-binary @- http://fastvmm/templates/big)
+expect_code "chunked body over --max-body" 413
+# A missing or bad kernel: rejected at PUT with the same line as the CLI.
+for k in "$TMP/nonexistent.elf" "$TMP/file"; do
+	run cli --kernel "$k"
+	line=$(sed -n 's/^fastvmm: //p' "$ERR" | head -1)
+	api PUT /templates/badk "{\"kernel\": \"$k\"}"
+	expect_code "PUT a bad kernel ($(basename "$k"))" 400
+	if [ -n "$line" ] && [ "$(jget 'j["error"]')" = "$line" ]; then ok "bad kernel: the same reason as the CLI ($line)"; else not_ok "bad kernel: '$(jget 'j["error"]')' vs CLI '$line'" "$BODY"; fi
+done
+api GET /templates/badk
+expect_code "a rejected template does not exist" 404
+api POST /vms '{"template": "nosuch"}'
+expect_code "unknown template" 404
+api GET /vms/999999
+expect_code "unknown VM id" 404
+api GET /vms/abc
+expect_code "malformed VM id" 404
+api GET /nothing
+expect_code "unknown path" 404
+api DELETE /metrics
+expect_code "wrong method" 405
+out=$($CLIENT "$SOCK" raw 'GARBAGE\r\n\r\n')
+case $out in 400*|closed*) ok "malformed HTTP: '$out'" ;; *) not_ok "malformed HTTP: '$out'" ;; esac
+out=$($CLIENT "$SOCK" raw 'GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' | head -1)
+case $out in 400*|closed*) ok "malformed Content-Length: '${out:0:40}'" ;; *) not_ok "malformed Content-Length: '$out'" ;; esac
+api GET /metrics
+expect_code "the daemon serves on after malformed HTTP" 200
+
+# A template deleted while it has warm VMs: they go, requests for it get 404.
+api PUT /templates/gone "{\"kernel\": \"$GUESTS/hang.elf\", \"mem\": \"16M\", \"pool\": 2}"
+wait_pool gone 2
+pre=$(children)
+api DELETE /templates/gone
+expect_code "DELETE a template with warm VMs" 204
+api POST /vms '{"template": "gone"}'
+expect_code "POST for a deleted template" 404
+sleep 0.3
+post=$(children)
+if [ "$post" -eq $((pre - 2)) ]; then ok "the deleted template's 2 warm processes are gone"; else not_ok "children $pre -> $post after DELETE"; fi
+
+# A slow client is cut at --conn-timeout while others are served.
+$CLIENT "$SOCK" slow 6 >"$TMP/slow" &
+slowpid=$!
+sleep 0.2
+api GET /templates
+expect_code "served while a slow client stalls" 200
+wait $slowpid
+if grep -q '^closed after [0-3]\.' "$TMP/slow"; then ok "slow client closed by the daemon ($(cat "$TMP/slow"))"; else not_ok "slow client: $(cat "$TMP/slow")"; fi
+
+# A client that disconnects while waiting: its VM runs on and keeps its record.
+api PUT /templates/hang "{\"kernel\": \"$GUESTS/hang.elf\", \"mem\": \"16M\"}"
+curl -s -m 0.5 --unix-socket "$SOCK" -X POST -d '{"template": "hang", "wait": "exit", "timeout_ms": 1000}' http://fastvmm/vms >/dev/null
+sleep 1.5
+api GET /vms
+expect_json "the abandoned VM kept its record" '[(v["outcome"], v["exit_status"]) for v in j if v["template"] == "hang"]' "[('timeout', 124)]"
+
+# DELETE a running VM.
+api POST /vms '{"template": "hang", "wait": "running"}'
+expect_json "hang guest: wait running" 'j["state"] in ("running", "ready")' True
+id=$(jget 'j["id"]')
+pid=$(jget 'j["pid"]')
+api DELETE "/vms/$id"
+expect_code "DELETE a running VM" 204
+sleep 0.3
+api GET "/vms/$id"
+expect_code "GET a deleted VM" 404
+if alive "$pid"; then not_ok "the deleted VM's process $pid still runs"; else ok "the deleted VM's process is gone"; fi
+
+# 1,000 connections at once.
+out=$($CLIENT "$SOCK" flood 1000 /templates)
+case $out in "200=1000 "*) ok "1000 connections at once: $out" ;; *) not_ok "1000 connections: $out" ;; esac
+api GET /metrics
+expect_code "serving after 1000 connections" 200
+
+# --max-vms: one more is a 503.
+for i in $(seq 24); do api POST /vms '{"template": "hang", "timeout_ms": 20000}'; done
+api POST /vms '{"template": "hang"}'
+expect_code "over --max-vms" 503
+expect_body "over --max-vms" 'max-vms'
+
+# Nothing leaked: with every template deleted, the daemon holds the descriptors it started
+# with (its running VMs hold none of its descriptors).
+api GET /templates
+for t in $(jget '" ".join(t["name"] for t in j)'); do api DELETE "/templates/$t"; done
+sleep 0.2
+fds1=$(nfds)
+if [ "$fds1" -eq "$fds0" ]; then ok "daemon descriptors: $fds0 at start, $fds1 with every template deleted"; else not_ok "daemon descriptors $fds0 -> $fds1"; ls -l /proc/"$DPID"/fd | sed 's/^/#   /' | head -40; fi
+
+# ---- SIGTERM with 24 VMs running and a warm pool: everything stops, nothing left ----
+api PUT /templates/ec "{\"kernel\": \"$GUESTS/exitcode.elf\", \"mem\": 16, \"pool\": 2}"
+wait_pool ec 2
+kids=$(cat /proc/"$DPID"/task/*/children)
+stop_daemon
+if [ "$DRC" = 0 ]; then ok "SIGTERM: the daemon exits 0"; else not_ok "SIGTERM: daemon status $DRC" "$TMP/daemon.log"; fi
+[ -e "$SOCK" ] && not_ok "SIGTERM: the socket is still there" || ok "SIGTERM: socket removed"
+left=0
+for k in $kids; do alive "$k" && left=$((left + 1)); done
+if [ "$left" = 0 ]; then ok "SIGTERM: none of its $(echo $kids | wc -w) instances is left"; else not_ok "SIGTERM: $left instances left"; fi
+
+# ---- a daemon killed outright: its instances die with it; a new one takes the socket ----
+start_daemon || { finish; exit; }
+api PUT /templates/hang "{\"kernel\": \"$GUESTS/hang.elf\", \"mem\": \"16M\", \"pool\": 2}"
+api POST /vms '{"template": "hang", "wait": "running"}'
+wait_pool hang 2
+kids=$(cat /proc/"$DPID"/task/*/children)
+{
+	kill -KILL "$DPID"
+	wait "$DPID"
+} 2>/dev/null
+sleep 0.5
+left=0
+for k in $kids; do alive "$k" && left=$((left + 1)); done
+if [ "$left" = 0 ]; then ok "SIGKILLed daemon: no orphan instances"; else not_ok "SIGKILLed daemon: $left orphans"; fi
+start_daemon || { finish; exit; }
+api GET /vms
+expect_json "a restarted daemon on the stale socket" 'j' '[]'
+stop_daemon
+finish
