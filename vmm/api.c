@@ -371,7 +371,7 @@ int api_parse(struct action *a, const char *method, const char *path, const char
 	if (body_len == 0)
 		FAIL(400, "a JSON object body is required");
 	json_error_t je;
-	json_t *o = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = json_loadb(body, body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!o)
 		FAIL(400, "body: malformed JSON at line %d column %d: %s", je.line, je.column,
 		     je.text);

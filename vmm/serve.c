@@ -1306,7 +1306,7 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 	        {"help", no_argument, 0, 'h'},
 	        {0, 0, 0, 0},
 	};
-	optind = 1;
+	optind = 0; /* 0: a full re-initialisation (glibc), parse may be called again */
 	opterr = 0;
 	int c, li = -1;
 	while ((c = getopt_long(argc, argv, ":vqh", opts, &li)) != -1) {
