@@ -157,6 +157,11 @@ soak-ci: all
 	SOAK_N=120 SOAK_KILLS=6 tests/soak/run.sh $(B)/fastvmm $(B)/guests
 test: fuzz-smoke soak-ci
 
+# fastvmm serve under load (issue 8): warm pool vs cold vs a process per request.
+bench-serve: all $(B)/bench/serve_load
+	tests/bench/serve.sh $(B)
+bench: bench-serve
+
 deps:
 	@tests/deps.sh
 
@@ -175,5 +180,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: soak soak-ci fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio deps format format-check install clean
+.PHONY: soak soak-ci fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio bench-serve deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

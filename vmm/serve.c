@@ -13,6 +13,7 @@
  * on one pipe say when something changed. Teardown (15-23 ms of SRCU waiting with an
  * in-kernel irqchip) happens in each instance's exit, after its record: off the request
  * path, and reaping runs on the main thread. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -72,7 +73,8 @@ struct template
 	bool have_re;
 	struct pool pool;
 	uint64_t launches, pooled, cold;
-	uint64_t created_ns;
+	unsigned forking; /* refills being forked outside the lock: freed only at 0 */
+	bool deleted;     /* out of the table; freed once forking is 0 */
 	struct template *next;
 };
 
@@ -137,6 +139,7 @@ static struct {
 	unsigned nvms, live_vms;
 	uint64_t next_id;
 	atomic_bool stopping;
+	bool renice; /* warm instances build at nice 19 and run at 0 (needs CAP_SYS_NICE) */
 	/* Metrics */
 	uint64_t launches_pool, launches_cold;
 	uint64_t fail_build, fail_capacity, fail_no_template, fail_fork, fail_lost;
@@ -338,6 +341,21 @@ static void child_line(struct instance *in, const char *line, unsigned len)
 	atomic_store_explicit(&s->console_len, have + len, memory_order_release);
 }
 
+/* Linux's nice is per thread: every thread of this process (the I/O thread of a VM with
+ * virtio devices was created during the build). */
+static void renice_all(int prio)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			setpriority(PRIO_PROCESS, (id_t)atoi(e->d_name), prio);
+	if (d)
+		closedir(d);
+	else
+		setpriority(PRIO_PROCESS, 0, prio);
+}
+
 /* In the forked child: build (cold or warm), wait for the go if warm, run, record, exit. */
 static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint64_t id, uint64_t t0,
                                  const struct vm_request *req)
@@ -387,9 +405,14 @@ static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint6
 		snprintf(in.vm.reason, sizeof(in.vm.reason), "out of memory");
 		instance_finish(&in);
 	}
+	/* A refill builds at the lowest priority: the CPU goes to the requests' VMs first. */
+	if (!req && S.renice)
+		setpriority(PRIO_PROCESS, 0, 19);
 	if (instance_build(&in) == 0) {
 		if (!req) {
 			int r = instance_wait_go(&in, ctl_fd);
+			if (S.renice)
+				renice_all(0);
 			if (r == -EPIPE)
 				_exit(0); /* the pool was emptied: never used, nothing to record */
 			if (r < 0) {
@@ -570,6 +593,10 @@ static void vm_finished(struct vmrec *v)
 
 static void template_free(struct template *t)
 {
+	if (t->forking) { /* the main thread is forking a warm instance of it: it frees it */
+		t->deleted = true;
+		return;
+	}
 	for (unsigned i = 0; i < t->pool.n; i++) { /* the waiting instances read EOF and go */
 		struct pool_entry *e = &t->pool.e[i];
 		close(e->ctl_fd);
@@ -653,7 +680,6 @@ static void do_template_put(struct action *a, struct reply *r)
 		template_free(t);
 		return serve_error(r, 500, "out of memory");
 	}
-	t->created_ns = now_ns();
 	int status = 201;
 	if (old) { /* replace: the old one's warm VMs go, its running VMs carry on */
 		struct template **pp = &S.templates;
@@ -1122,32 +1148,59 @@ static void reap(struct waiter **wake)
 	vm_evict();
 }
 
-static void refill(void)
+/* Start warm instances where pools are short, a few at a time (the caller polls again at
+ * once while some are short). On the main thread, the only one that reaps: the lock is
+ * dropped around fork(), so that requests are not held up by it. Called with the lock;
+ * returns with it, true if some pool is still short. */
+#define REFILL_BATCH 4
+static bool refill(void)
 {
 	if (S.stopping)
-		return;
+		return false;
+	unsigned started = 0;
 	for (struct template *t = S.templates; t; t = t->next) {
-		for (unsigned k = pool_deficit(&t->pool); k > 0; k--) {
+		while (pool_deficit(&t->pool) > 0) {
+			if (started == REFILL_BATCH)
+				return true;
 			int slot = slot_alloc();
 			if (slot < 0)
-				return;
+				return false;
+			S.own[slot] = (struct slot_owner){SLOT_POOL, 0, NULL, NULL}; /* reserved */
+			t->forking++;
+			pthread_mutex_unlock(&S.lock);
 			int ctl = -1;
 			pid_t pid = spawn(t, slot, 0, now_ns(), NULL, &ctl);
+			pthread_mutex_lock(&S.lock);
+			t->forking--;
+			started++;
 			if (pid < 0) {
+				S.own[slot].use = SLOT_FREE;
 				log_warn("template %s: cannot start a warm instance: %s", t->name,
 				         strerror((int)-pid));
-				return;
+				return false;
 			}
 			S.own[slot] = (struct slot_owner){SLOT_POOL, pid, t, NULL};
-			pool_add(&t->pool, slot, pid, ctl);
+			if (t->deleted) { /* deleted meanwhile: this instance goes too */
+				S.own[slot].t = NULL;
+				close(ctl);
+				kill(pid, SIGKILL);
+				template_free(t);
+				return true; /* t's list is gone: start over */
+			}
+			if (pool_add(&t->pool, slot, pid, ctl) < 0) { /* replaced meanwhile */
+				S.own[slot].t = NULL;
+				close(ctl);
+				kill(pid, SIGKILL);
+			}
 		}
 	}
+	return false;
 }
 
 static void signal_children(int sig)
 {
 	for (size_t i = 0; i < S.nslots; i++)
-		if (S.own[i].use != SLOT_FREE)
+		if (S.own[i].use != SLOT_FREE && S.own[i].pid > 0) /* 0: being forked */
 			kill(S.own[i].pid, sig);
 }
 
@@ -1173,6 +1226,7 @@ static int serve_loop(void)
 		return -1;
 	}
 	uint64_t kill_at = 0;
+	bool short_pool = false;
 	for (;;) {
 		struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN},
 		                       {.fd = S.note[0], .events = POLLIN},
@@ -1182,6 +1236,8 @@ static int serve_loop(void)
 			uint64_t now = now_ns();
 			timeout = now >= kill_at ? 0 : (int)((kill_at - now) / 1000000 + 1);
 		}
+		if (short_pool)
+			timeout = 0;
 		if (poll(pf, 3, timeout) < 0 && errno != EINTR) {
 			log_err("serve: poll: %s", strerror(errno));
 			break;
@@ -1225,7 +1281,7 @@ static int serve_loop(void)
 			signal_children(SIGKILL);
 			kill_at = 0;
 		}
-		refill();
+		short_pool = refill();
 		bool done = S.stopping && children() == 0;
 		pthread_mutex_unlock(&S.lock);
 		wake_all(wake);
@@ -1512,6 +1568,7 @@ int serve_main(int argc, char **argv)
 	}
 	log_level = S.o.verbosity;
 	S.pid = getpid();
+	S.renice = geteuid() == 0;
 	/* 1,000 connections at once need more than the usual 1,024 descriptors. */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
