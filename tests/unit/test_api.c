@@ -94,12 +94,13 @@ static void names(void **state)
 static void template_ok(void **state)
 {
 	(void)state;
-	assert_int_equal(parse("PUT", "/templates/t",
-	                       "{\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"a b\", "
-	                       "\"mem\": \"64M\", \"cpus\": 2, \"pool\": 3, \"timeout_ms\": 500, "
-	                       "\"ready\": \"^up$\", \"disks\": [{\"path\": \"/d\", \"cow\": true}, "
-	                       "{\"path\": \"/e\", \"ro\": true}], \"nets\": [{}]}"),
-	                 0);
+	assert_int_equal(
+	        parse("PUT", "/templates/t",
+	              "{\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"a b\", "
+	              "\"mem\": \"64M\", \"cpus\": 2, \"pool\": 3, \"timeout_ms\": 500, "
+	              "\"ready\": \"^up$\", \"disks\": [{\"path\": \"/d\", \"cow\": true}, "
+	              "{\"path\": \"/e\", \"ro\": true}], \"nets\": [{}]}"),
+	        0);
 	assert_int_equal(a.kind, ACT_TEMPLATE_PUT);
 	const struct template_spec *t = &a.tmpl;
 	assert_string_equal(t->kernel, "/k");
