@@ -33,15 +33,27 @@ enum sandbox_role {
 	/* A batch launcher once every instance is forked: it only waits, reads notes and
 	 * signals, kills and reaps its children and writes the report. */
 	SANDBOX_LAUNCHER,
+	/* The daemon (fastvmm serve), both its threads, once its socket is bound: accept and
+	 * HTTP/JSON on the libmicrohttpd thread, signalfd/waitpid/kill on the main thread, and
+	 * fork() of instances from both. An instance inherits this filter and builds its VM
+	 * under it, so it also allows what the build stage calls (open, KVM ioctls on fds it
+	 * creates, eventfds, io_uring); the instance then stacks SANDBOX_VMM before its first
+	 * KVM_RUN, so its run is exactly as confined as a batch instance's. Capabilities are
+	 * not dropped here (an instance's tap needs CAP_NET_ADMIN); the instance drops them. */
+	SANDBOX_SERVE,
 	SANDBOX_NROLES
 };
 
-/* "vcpu", "io", "vmm", "launcher". */
+/* "vcpu", "io", "vmm", "launcher", "serve". */
 const char *sandbox_role_name(enum sandbox_role role);
 
 /* Confine the calling thread (see above). Idempotent per thread only in effect: a second
  * call stacks another filter. */
 int sandbox_apply(enum sandbox_role role);
+
+/* In a process just forked by a confined daemon: a denial from here on is reported as the
+ * instance's (under the daemon's inherited filter), not the daemon's. */
+void sandbox_forked(void);
 
 /* Whether sandbox_apply() does anything in this process (sandbox_disable() turns it off:
  * --no-sandbox, or unit tests). */

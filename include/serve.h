@@ -28,6 +28,7 @@ struct serve_opts {
 	unsigned grace_ms;       /* SIGTERM → SIGKILL for instances at shutdown */
 	size_t console_max;      /* bytes of console kept per VM */
 	int verbosity;
+	bool no_sandbox; /* --no-sandbox */
 };
 
 /* `fastvmm serve ARGS`: argv[0] is "serve". Returns the process exit status. */

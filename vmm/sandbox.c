@@ -35,17 +35,26 @@ static const char *const syscall_names[] = {
 
 static bool disabled;
 static _Thread_local int thread_role = -1; /* -1: inherited a filter, or none */
+/* SANDBOX_SERVE once the daemon is confined (its HTTP thread inherits the filter); -2 in an
+ * instance it forked, until that instance's own filter is on. */
+static int process_role = -1;
 
 static const char *const role_names[SANDBOX_NROLES] = {
-        [SANDBOX_VCPU] = "vcpu",
-        [SANDBOX_IO] = "io",
-        [SANDBOX_VMM] = "vmm",
-        [SANDBOX_LAUNCHER] = "launcher",
+        [SANDBOX_VCPU] = "vcpu",         [SANDBOX_IO] = "io",       [SANDBOX_VMM] = "vmm",
+        [SANDBOX_LAUNCHER] = "launcher", [SANDBOX_SERVE] = "serve",
 };
 
 const char *sandbox_role_name(enum sandbox_role role)
 {
 	return (unsigned)role < SANDBOX_NROLES ? role_names[role] : "?";
+}
+
+void sandbox_forked(void)
+{
+	if (process_role == SANDBOX_SERVE) {
+		process_role = -2;
+		thread_role = -2;
+	}
 }
 
 bool sandbox_enabled(void)
@@ -86,16 +95,22 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	char line[256];
 	size_t n = 0, cap = sizeof(line) - 1;
 	unsigned nr = (unsigned)si->si_syscall;
+	int role = thread_role;
+	if (role == -1 && process_role != -1)
+		role = process_role;
 	const char *name =
 	        nr < ARRAY_SIZE(syscall_names) && syscall_names[nr] ? syscall_names[nr] : "unknown";
 	n = put_str(line, n, cap, "fastvmm: sandbox: ");
 	n = put_str(line, n, cap,
-	            thread_role >= 0 ? role_names[thread_role] : "vmm (inherited filter)");
+	            role >= 0    ? role_names[role]
+	            : role == -2 ? "instance (the daemon's inherited serve filter)"
+	                         : "vmm (inherited filter)");
 	n = put_str(line, n, cap, " thread made a denied system call: ");
 	n = put_str(line, n, cap, name);
 	n = put_str(line, n, cap, " (nr ");
 	n = put_uint(line, n, cap, nr);
-	n = put_str(line, n, cap, "); stopping the VM\n");
+	n = put_str(line, n, cap,
+	            role == SANDBOX_SERVE ? "); stopping the daemon\n" : "); stopping the VM\n");
 	(void)!write(STDERR_FILENO, line, n);
 	_exit(128 + SIGSYS);
 }
@@ -255,6 +270,107 @@ static int rules_launcher(scmp_filter_ctx ctx)
 	return r;
 }
 
+/* The daemon: everything a launcher does, what the VMM role does (an instance inherits this
+ * filter and later stacks SANDBOX_VMM on it, so nothing the VMM role allows may be missing),
+ * its own loop (accept, epoll, signalfd, unlink of the socket at exit), and the build stage
+ * of every instance it forks (files, /dev/kvm objects, eventfds, io_uring, the tap). ioctl is
+ * allowed on any request: the build stage's KVM ioctls are on fds it creates itself, and the
+ * instance's own filter (SANDBOX_VMM) narrows ioctl back to the run-time list before the
+ * first KVM_RUN. */
+static int rules_serve(scmp_filter_ctx ctx)
+{
+	static const int sys[] = {
+	        SCMP_SYS(accept4),
+	        SCMP_SYS(accept),
+	        SCMP_SYS(epoll_create1),
+	        SCMP_SYS(epoll_wait),
+	        SCMP_SYS(epoll_pwait),
+	        SCMP_SYS(epoll_ctl),
+	        SCMP_SYS(signalfd4),
+	        SCMP_SYS(shutdown),
+	        SCMP_SYS(getsockopt),
+	        SCMP_SYS(setsockopt),
+	        SCMP_SYS(sendto),
+	        SCMP_SYS(recvfrom),
+	        SCMP_SYS(sendmsg),
+	        SCMP_SYS(getpeername),
+	        SCMP_SYS(getsockname),
+	        SCMP_SYS(fcntl),
+	        SCMP_SYS(openat),
+	        SCMP_SYS(open),
+	        SCMP_SYS(ioctl),
+	        SCMP_SYS(eventfd2),
+	        SCMP_SYS(io_uring_setup),
+	        SCMP_SYS(io_uring_register),
+	        SCMP_SYS(getppid),
+	        SCMP_SYS(setpriority),
+	        SCMP_SYS(getpriority),
+	        SCMP_SYS(close_range),
+	        SCMP_SYS(dup),
+	        SCMP_SYS(dup2),
+	        SCMP_SYS(dup3),
+	        SCMP_SYS(ftruncate),
+	        SCMP_SYS(fallocate),
+	        SCMP_SYS(unlinkat),
+	        SCMP_SYS(memfd_create),
+	        SCMP_SYS(readlink),
+	        SCMP_SYS(statx),
+	        SCMP_SYS(access),
+	        SCMP_SYS(faccessat),
+	        SCMP_SYS(faccessat2),
+	        SCMP_SYS(getdents64),
+	        SCMP_SYS(sched_setaffinity),
+	        SCMP_SYS(getrlimit),
+	        SCMP_SYS(setrlimit),
+	        SCMP_SYS(uname),
+	        SCMP_SYS(getuid),
+	        SCMP_SYS(geteuid),
+	        SCMP_SYS(getgid),
+	        SCMP_SYS(getegid),
+	        SCMP_SYS(socketpair),
+	        SCMP_SYS(mlock),
+	        SCMP_SYS(munlock),
+	        SCMP_SYS(fsync),
+	        SCMP_SYS(fdatasync),
+	        SCMP_SYS(timerfd_create),
+	        SCMP_SYS(timerfd_settime),
+	        SCMP_SYS(kill),
+	        SCMP_SYS(tgkill),
+	        SCMP_SYS(wait4),
+	        SCMP_SYS(waitid),
+	        SCMP_SYS(select),
+	        SCMP_SYS(pselect6),
+	        SCMP_SYS(rt_sigaction),
+	        SCMP_SYS(prctl),
+	        SCMP_SYS(clone),
+	        SCMP_SYS(set_tid_address),
+	        SCMP_SYS(mbind),
+	        SCMP_SYS(get_mempolicy),
+	        SCMP_SYS(flock),
+	        SCMP_SYS(fadvise64),
+	        SCMP_SYS(fstatfs),
+	        SCMP_SYS(statfs),
+	        SCMP_SYS(preadv),
+	        SCMP_SYS(pwritev),
+	        SCMP_SYS(preadv2),
+	        SCMP_SYS(pwritev2),
+	        SCMP_SYS(fchmod),
+	        SCMP_SYS(copy_file_range),
+	        SCMP_SYS(ioprio_set),
+	        SCMP_SYS(sched_getparam),
+	        SCMP_SYS(sched_setscheduler),
+	        SCMP_SYS(sched_getscheduler),
+	};
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	if (!r)
+		r = rules_vmm(ctx);
+	if (!r)
+		r = rules_launcher(ctx);
+	return r;
+}
+
 /* Sanitizer runtimes make calls of their own (LeakSanitizer stops the world with ptrace from
  * a cloned task at exit; ASan reads /proc/self/maps). Only in those builds. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -314,7 +430,7 @@ int sandbox_apply(enum sandbox_role role)
 	time_t t0 = 0;
 	struct tm tm0;
 	gmtime_r(&t0, &tm0);
-	int r = drop_caps();
+	int r = role == SANDBOX_SERVE ? 0 : drop_caps();
 	if (r < 0)
 		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -345,6 +461,9 @@ int sandbox_apply(enum sandbox_role role)
 		case SANDBOX_LAUNCHER:
 			r = rules_launcher(ctx);
 			break;
+		case SANDBOX_SERVE:
+			r = rules_serve(ctx);
+			break;
 		case SANDBOX_NROLES:
 			break;
 		}
@@ -357,6 +476,8 @@ int sandbox_apply(enum sandbox_role role)
 	if (r < 0)
 		return r;
 	thread_role = (int)role;
+	if (role == SANDBOX_SERVE)
+		process_role = (int)role;
 	return 0;
 }
 

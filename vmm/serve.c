@@ -38,6 +38,7 @@
 #include "instance.h"
 #include "log.h"
 #include "pool.h"
+#include "sandbox.h"
 #include "serve.h"
 #include "stats.h"
 
@@ -363,6 +364,7 @@ static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint6
 	static struct instance in;
 	memset(&in, 0, sizeof(in));
 	child_in = &in;
+	sandbox_forked();
 	if (instance_process_setup(S.pid, child_term, &S.child_mask) < 0)
 		_exit(1);
 	int keep[] = {S.kvm.kvm_fd, S.note[1], ctl_fd, t->kernel.fd};
@@ -1312,6 +1314,7 @@ void serve_usage(FILE *out)
 	        "  --conn-timeout SECS   close a connection idle or slow this long (default 10)\n"
 	        "  --grace SECS          at SIGTERM, SIGKILL VMs after this long (default 1)\n"
 	        "  --console-max SIZE    console bytes kept per VM (default 64K)\n"
+	        "  --no-sandbox          no seccomp filter on the daemon or its VMs (debugging)\n"
 	        "  -v, --verbose         more log lines (repeat for more)\n"
 	        "  -q, --quiet           errors only\n"
 	        "  -h, --help            this help\n"
@@ -1343,7 +1346,8 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 		O_CONNS,
 		O_CTIME,
 		O_GRACE,
-		O_CONSOLE
+		O_CONSOLE,
+		O_NOSANDBOX
 	};
 	static const struct option opts[] = {
 	        {"socket", required_argument, 0, O_SOCKET},
@@ -1357,6 +1361,7 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 	        {"conn-timeout", required_argument, 0, O_CTIME},
 	        {"grace", required_argument, 0, O_GRACE},
 	        {"console-max", required_argument, 0, O_CONSOLE},
+	        {"no-sandbox", no_argument, 0, O_NOSANDBOX},
 	        {"verbose", no_argument, 0, 'v'},
 	        {"quiet", no_argument, 0, 'q'},
 	        {"help", no_argument, 0, 'h'},
@@ -1419,6 +1424,9 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 			if (!r && (v < 1024 || v > 16 * MiB))
 				r = -ERANGE;
 			o->console_max = (size_t)v;
+			break;
+		case O_NOSANDBOX:
+			o->no_sandbox = true;
 			break;
 		case 'v':
 			o->verbosity++;
@@ -1567,6 +1575,8 @@ int serve_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_level = S.o.verbosity;
+	if (S.o.no_sandbox)
+		sandbox_disable();
 	S.pid = getpid();
 	S.renice = geteuid() == 0;
 	/* 1,000 connections at once need more than the usual 1,024 descriptors. */
@@ -1613,6 +1623,18 @@ int serve_main(int argc, char **argv)
 		serve_cleanup();
 		return EXIT_USAGE;
 	}
+	/* The socket is bound: the daemon confines itself (role "serve"; its HTTP thread,
+	 * started next, inherits the filter). Every instance it forks builds its VM under this
+	 * filter and stacks the VMM role on it before the first KVM_RUN (vm_run). */
+	r = sandbox_apply(SANDBOX_SERVE);
+	if (r < 0) {
+		log_err("serve: sandbox: %s", strerror(-r));
+		unlink(S.o.socket_path);
+		close(S.listen_fd);
+		serve_cleanup();
+		return EXIT_VMM_FAILURE;
+	}
+	sandbox_selftest(SANDBOX_SERVE);
 	S.http = http_start(S.listen_fd, &S.o, err, sizeof(err));
 	if (!S.http) {
 		log_err("serve: %s", err);

@@ -78,8 +78,8 @@ static void add(struct samples *s, double fr, double rd, double cl)
 	s->n++;
 }
 
-static void report(const char *what, double rate, double secs, struct samples *s,
-                   unsigned failed, double cpu_ms, unsigned launched)
+static void report(const char *what, double rate, double secs, struct samples *s, unsigned failed,
+                   double cpu_ms, unsigned launched)
 {
 	qsort(s->first_run, s->n, sizeof(double), cmp_d);
 	qsort(s->ready, s->n, sizeof(double), cmp_d);
@@ -166,7 +166,8 @@ static size_t response(struct conn *c, int *status, const char **body, size_t *b
 static int run_api(int argc, char **argv)
 {
 	if (argc != 8) {
-		fprintf(stderr, "usage: serve_load api SOCK TEMPLATE RATE SECONDS CONNS DAEMON_PID\n");
+		fprintf(stderr,
+		        "usage: serve_load api SOCK TEMPLATE RATE SECONDS CONNS DAEMON_PID\n");
 		return 2;
 	}
 	const char *sock = argv[2], *tmpl = argv[3];
@@ -176,10 +177,11 @@ static int run_api(int argc, char **argv)
 	char req[512];
 	char body[256];
 	int bl = snprintf(body, sizeof(body), "{\"template\": \"%s\", \"wait\": \"ready\"}", tmpl);
-	int rl = snprintf(req, sizeof(req),
-	                  "POST /vms HTTP/1.1\r\nHost: fastvmm\r\nContent-Type: application/json\r\n"
-	                  "Content-Length: %d\r\n\r\n%s",
-	                  bl, body);
+	int rl =
+	        snprintf(req, sizeof(req),
+	                 "POST /vms HTTP/1.1\r\nHost: fastvmm\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %d\r\n\r\n%s",
+	                 bl, body);
 	struct conn *c = calloc(nconn, sizeof(*c));
 	struct pollfd *pf = calloc(nconn, sizeof(*pf));
 	for (unsigned i = 0; i < nconn; i++)
@@ -224,7 +226,8 @@ static int run_api(int argc, char **argv)
 		for (unsigned i = 0; i < nconn; i++) {
 			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			ssize_t n = read(c[i].fd, c[i].buf + c[i].len, sizeof(c[i].buf) - 1 - c[i].len);
+			ssize_t n =
+			        read(c[i].fd, c[i].buf + c[i].len, sizeof(c[i].buf) - 1 - c[i].len);
 			if (n <= 0) {
 				fprintf(stderr, "serve_load: connection %u closed\n", i);
 				close(c[i].fd);
@@ -336,12 +339,14 @@ static int run_cold(int argc, char **argv)
 		for (unsigned i = 0; i < par; i++) {
 			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			ssize_t n = read(p[i].out, p[i].buf + p[i].len, sizeof(p[i].buf) - 1 - p[i].len);
+			ssize_t n = read(p[i].out, p[i].buf + p[i].len,
+			                 sizeof(p[i].buf) - 1 - p[i].len);
 			if (n > 0) {
 				p[i].len += (size_t)n;
 				continue;
 			}
-			uint64_t end = now(); /* EOF: the process is done (its teardown is deferred) */
+			uint64_t end =
+			        now(); /* EOF: the process is done (its teardown is deferred) */
 			close(p[i].out);
 			int st;
 			waitpid(p[i].pid, &st, 0);
@@ -353,8 +358,11 @@ static int run_cold(int argc, char **argv)
 			json_t *ex = tm ? json_object_get(tm, "exit") : NULL;
 			double total_ms = (double)(end - p[i].due) / 1e6;
 			if (fr && rd && ex && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-				add(&s, total_ms - (json_number_value(ex) - json_number_value(fr)) / 1000,
-				    total_ms - (json_number_value(ex) - json_number_value(rd)) / 1000,
+				add(&s,
+				    total_ms -
+				            (json_number_value(ex) - json_number_value(fr)) / 1000,
+				    total_ms -
+				            (json_number_value(ex) - json_number_value(rd)) / 1000,
 				    total_ms);
 			else
 				failed++;

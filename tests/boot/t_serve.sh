@@ -348,5 +348,45 @@ if [ "$left" = 0 ]; then ok "SIGKILLed daemon: no orphan instances"; else not_ok
 start_daemon || { finish; exit; }
 api GET /vms
 expect_json "a restarted daemon on the stale socket" 'j' '[]'
+# ---- the sandbox (on by default): the daemon, a pooled instance before and after release ----
+# filters PID : how many seccomp filters the process's main thread runs under.
+filters() { sed -n 's/^Seccomp_filters:[[:space:]]*//p' /proc/"$1"/status 2>/dev/null; }
+dfilt=$(filters "$DPID")
+nthreads=0 confined=0
+for st in /proc/"$DPID"/task/*/status; do
+	nthreads=$((nthreads + 1))
+	grep -q '^Seccomp:[[:space:]]*2' "$st" && confined=$((confined + 1))
+done
+if [ "$dfilt" = 1 ] && [ "$confined" = "$nthreads" ] && [ "$nthreads" -ge 2 ]; then
+	ok "sandbox: the daemon runs under its serve filter ($nthreads threads, all confined)"
+else
+	not_ok "sandbox: daemon filters '$dfilt', $confined of $nthreads threads confined"
+fi
+api PUT /templates/sbx "{\"kernel\": \"$GUESTS/hang.elf\", \"mem\": \"16M\", \"pool\": 1}"
+wait_pool sbx 1
+warm=$(cat /proc/"$DPID"/task/*/children | tr " " "\n" | grep . | tail -1)
+echo "# pooled instance: pid $warm"
+wf=$(filters "$warm")
+api POST /vms '{"template": "sbx", "wait": "running"}'
+expect_json "sandbox: the pooled instance is released" 'j["pooled"]' True
+rf=$(filters "$warm")
+if [ "$wf" = 1 ] && [ "${rf:-0}" -ge 2 ]; then
+	ok "sandbox: a pooled instance waits under the inherited filter ($wf) and runs confined ($rf)"
+else
+	not_ok "sandbox: pooled instance filters waiting '$wf', running '$rf'"
+fi
+api DELETE "/vms/$(jget 'j["id"]')"
+stop_daemon
+# A denied system call in the daemon: one clear line, exit 159 (128 + SIGSYS).
+FASTVMM_TEST_DENIED_SYSCALL=serve start_daemon
+wait "$DPID" 2>/dev/null
+DRC=$?
+if [ "$DRC" = 159 ] && grep -q '^fastvmm: sandbox: serve thread made a denied system call: socket (nr [0-9]*); stopping the daemon$' "$TMP/daemon.log"; then
+	ok "sandbox: a denied call in the daemon is one line naming it, exit 159"
+else
+	not_ok "sandbox: denied call: daemon status $DRC" "$TMP/daemon.log"
+fi
+rm -f "$SOCK"
+start_daemon || { finish; exit; }
 stop_daemon
 finish
