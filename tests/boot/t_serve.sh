@@ -387,6 +387,15 @@ else
 	not_ok "sandbox: denied call: daemon status $DRC" "$TMP/daemon.log"
 fi
 rm -f "$SOCK"
+# The connection cap: beyond --max-connections a clear 503, never a hang; serving goes on.
+start_daemon --max-connections 50 || { finish; exit; }
+out=$($CLIENT "$SOCK" flood 400 /templates)
+n503=$(echo "$out" | sed -n 's/.*503=\([0-9]*\).*/\1/p')
+case $out in *" other=0 "*) ;; *) n503=x ;; esac
+if [ "${n503:-0}" != x ] && [ "${n503:-0}" -ge 1 ]; then ok "over --max-connections 50: 503s, nothing else ($out)"; else not_ok "over --max-connections: $out"; fi
+api GET /metrics
+expect_body "rejected connections counted" '^fastvmm_connections_rejected_total [1-9]'
+stop_daemon
 start_daemon || { finish; exit; }
 stop_daemon
 finish
