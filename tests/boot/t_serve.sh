@@ -348,6 +348,28 @@ if [ "$left" = 0 ]; then ok "SIGKILLed daemon: no orphan instances"; else not_ok
 start_daemon || { finish; exit; }
 api GET /vms
 expect_json "a restarted daemon on the stale socket" 'j' '[]'
+# ---- docs/openapi.yaml against the daemon: every route it lists is served, and each of its
+# paths answers 405 to every method it does not list (so no route is served undocumented) ----
+spec=$(dirname "$(readlink -f "$0")")/../../docs/openapi.yaml
+routes=$(awk '/^paths:/ {p = 1; next} /^[a-z]/ {p = 0} p && /^  \// {sub(":$", "", $1); path = $1}
+	p && /^    (get|put|post|delete|patch|head):/ {sub(":$", "", $1); print toupper($1), path}' "$spec")
+nroutes=$(echo "$routes" | grep -c .)
+bad=
+for path in $(echo "$routes" | awk '{print $2}' | sort -u); do
+	url=$(echo "$path" | sed 's/{name}/nosuch/; s/{id}/999999/')
+	for m in GET PUT POST DELETE PATCH; do
+		api "$m" "$url" '{"x": 1}'
+		listed=$(echo "$routes" | grep -cx "$m $path")
+		if [ "$listed" = 1 ]; then
+			# served: the router took it (a 404 for the missing object is not "no such resource")
+			if [ "$CODE" = 405 ] || grep -q 'no such resource\|is not a' "$BODY"; then bad="$bad $m:$path($CODE)"; fi
+		elif [ "$CODE" != 405 ]; then
+			bad="$bad unlisted-$m:$path($CODE)"
+		fi
+	done
+done
+if [ "$nroutes" -ge 10 ] && [ -z "$bad" ]; then ok "openapi.yaml: its $nroutes routes are served, nothing else on its paths"; else not_ok "openapi.yaml vs the daemon ($nroutes routes):$bad"; fi
+
 # ---- the sandbox (on by default): the daemon, a pooled instance before and after release ----
 # filters PID : how many seccomp filters the process's main thread runs under.
 filters() { sed -n 's/^Seccomp_filters:[[:space:]]*//p' /proc/"$1"/status 2>/dev/null; }
