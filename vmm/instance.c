@@ -185,8 +185,11 @@ int instance_wait_go(struct instance *in, int ctl_fd)
 	struct vm *vm = &in->vm;
 	/* The build stages happened before the request: a pooled VM's timings start at the
 	 * request, so they read as not on its path (0). */
-	for (int st = 0; st < ST_COUNT; st++)
+	for (int st = 0; st < ST_COUNT; st++) {
 		atomic_store(&vm->t_ns[st], 0);
+		if (in->rec) /* the live copy the launcher reads before the record is complete */
+			in->rec->t_ns[st] = 0;
+	}
 	vm->t0 = p.t0;
 	vm->id = p.id;
 	if (p.timeout_set)

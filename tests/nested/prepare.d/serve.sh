@@ -1,0 +1,6 @@
+# tests/nested/prepare.d/serve.sh — the serve scenario's HTTP client inside L1 (sourced by
+# run.sh's prepare step with L1ROOT set): tests/nested/uclient.c, linked statically.
+set -euo pipefail
+mkdir -p "$L1ROOT/bin"
+${CC:-cc} -static -O2 -Wall -Wextra -Werror -o "$L1ROOT/bin/uclient" \
+	"$(dirname "${BASH_SOURCE[0]}")/../uclient.c"
