@@ -2,6 +2,7 @@
  * busybox, whose nc has no Unix sockets): uclient SOCKET METHOD PATH [BODY]. Sends one
  * HTTP/1.1 request with Connection: close, prints the status line and the body to stdout,
  * exits 0 on a 2xx status, 1 on any other, 2 on a usage or socket error. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,17 @@ int main(int argc, char **argv)
 		perror("uclient: connect");
 		return 2;
 	}
-	char head[512];
+	signal(SIGPIPE, SIG_IGN); /* a reply before the whole request is sent is still read */
+	char head[512], length[96] = "";
+	if (argc == 5)
+		snprintf(length, sizeof(length),
+		         "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(body));
 	int n = snprintf(head, sizeof(head),
-	                 "%s %s HTTP/1.1\r\nHost: fastvmm\r\nConnection: close\r\n"
-	                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	                 argv[2], argv[3], strlen(body));
+	                 "%s %s HTTP/1.1\r\nHost: fastvmm\r\nConnection: close\r\n%s\r\n", argv[2],
+	                 argv[3], length);
 	if (n < 0 || (size_t)n >= sizeof(head) || write(fd, head, (size_t)n) != n ||
-	    write(fd, body, strlen(body)) != (ssize_t)strlen(body)) {
-		perror("uclient: write");
-		return 2;
-	}
+	    write(fd, body, strlen(body)) != (ssize_t)strlen(body))
+		perror("uclient: write"); /* the daemon may have answered already: read it */
 	static char buf[1 << 20];
 	size_t len = 0;
 	ssize_t got;
