@@ -205,26 +205,31 @@ static int cgroup_enter(struct vm *vm, const struct jail_cfg *j)
 		enable_controllers(mnt);
 		snprintf(parent, sizeof(parent), "%s/fastvmm", mnt);
 		if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
-			reason(vm, "jail: %s: %s", parent,
-			         strerror(errno));
+			reason(vm, "jail: %s: %s", parent, strerror(errno));
 			return -errno;
 		}
 	}
 	if (!is_cgroup2(parent)) {
-		reason(vm, "jail: --jail-cgroup %s: not a cgroup v2 "
-		         "directory", parent);
+		reason(vm,
+		       "jail: --jail-cgroup %s: not a cgroup v2 "
+		       "directory",
+		       parent);
 		return -ENOTDIR;
 	}
 	enable_controllers(parent);
 	static const char *const need[] = {"memory", "pids"};
 	if (!has_controllers(parent, need, ARRAY_SIZE(need))) {
 		if (asked) {
-			reason(vm, "jail: %s: the memory and pids controllers cannot be enabled for its "
-			         "children", parent);
+			reason(vm,
+			       "jail: %s: the memory and pids controllers cannot be enabled for "
+			       "its "
+			       "children",
+			       parent);
 			return -EOPNOTSUPP;
 		}
 		log_warn("jail: %s: no memory/pids controllers in cgroup v2 (held by cgroup v1?); "
-		         "the VM runs without cgroup limits", parent);
+		         "the VM runs without cgroup limits",
+		         parent);
 		return 0;
 	}
 	static const char *const cpu[] = {"cpu"};
@@ -261,8 +266,7 @@ static int cgroup_enter(struct vm *vm, const struct jail_cfg *j)
 	if (!r)
 		r = write_file(group, what = "cgroup.procs", "0");
 	if (r < 0) {
-		reason(vm, "jail: %s/%s: %s", group, what,
-		         strerror(-r));
+		reason(vm, "jail: %s/%s: %s", group, what, strerror(-r));
 		if (wfd < 0)
 			rmdir(group);
 		return r; /* with a keeper: it removes the group as we exit */
@@ -289,15 +293,24 @@ static int empty_root(struct vm *vm)
 		step = "tmpfs";
 	if (!r)
 		r = chdir("/proc"), step = "chdir";
-	if (!r)
+	if (!r) {
 		r = (int)syscall(SYS_pivot_root, ".", "."), step = "pivot_root";
-	if (!r)
-		r = umount2(".", MNT_DETACH), step = "detach the old root";
+		if (!r)
+			r = umount2(".", MNT_DETACH), step = "detach the old root";
+		else if (errno == EINVAL) {
+			/* The root is an initramfs (rootfs cannot be pivoted away from): move the
+			 * tmpfs over it and chroot, as switch_root does. No way back: a chroot is
+			 * left only with CAP_SYS_CHROOT, which goes with uid 0 below. */
+			r = mount(".", "/", NULL, MS_MOVE, NULL), step = "move the root";
+			if (!r)
+				r = chroot("."), step = "chroot";
+		}
+	}
 	if (!r)
 		r = chdir("/"), step = "chdir /";
 	if (!r)
-		r = mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		          NULL),
+		r = mount(NULL, "/", NULL,
+		          MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
 		step = "read-only root";
 	if (r < 0) {
 		r = -errno;
@@ -322,8 +335,8 @@ static int drop_ids(struct vm *vm, const struct jail_cfg *j)
 		r = setresuid(uid, uid, uid), step = "setresuid";
 	if (r < 0) {
 		r = -errno;
-		reason(vm, "jail: %s (uid %u, gid %u): %s", step,
-		         (unsigned)uid, (unsigned)gid, strerror(-r));
+		reason(vm, "jail: %s (uid %u, gid %u): %s", step, (unsigned)uid, (unsigned)gid,
+		       strerror(-r));
 	}
 	return r;
 }
@@ -334,8 +347,7 @@ int jail_enter(struct vm *vm)
 	if (!j->on)
 		return 0;
 	if (j->uid + (j->per_instance ? vm->id : 0) < j->uid) {
-		reason(vm, "jail: uid %u + %u overflows", j->uid,
-		         vm->id);
+		reason(vm, "jail: uid %u + %u overflows", j->uid, vm->id);
 		return -ERANGE;
 	}
 	int r = 0;
