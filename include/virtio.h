@@ -308,6 +308,9 @@ enum virtio_discovery virtio_discovery_resolve(enum virtio_discovery d,
                                                const struct kernel_image *k);
 /* Build the VM's devices (devices stage) and tear them down. */
 int virtio_setup(struct vm *vm);
+/* Start the VM's I/O thread (after setup: the process is still single-threaded until here,
+ * which --jail's namespaces need). 0 or -errno with vm->reason set. */
+int virtio_start(struct vm *vm);
 void virtio_teardown(struct vm *vm);
 
 #endif

@@ -17,6 +17,7 @@
 #include "devices.h"
 #include "guest_mem.h"
 #include "irqchip.h"
+#include "jail.h"
 
 #define VM_MAX_CPUS 64
 #define VM_MIN_MEM  (2 * MiB)
@@ -64,6 +65,7 @@ struct vm_config {
 	enum virtio_discovery discovery;
 	enum irqchip_mode irqchip; /* --irqchip; AUTO: irqchip_resolve() */
 	bool hugepages;            /* --hugepages: guest RAM on 2 MiB pages */
+	struct jail_cfg jail;      /* --jail, --jail-cgroup (include/jail.h) */
 };
 
 /* The stages of design §1, in order; indices into vm->t_ns[]. */

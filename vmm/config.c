@@ -110,7 +110,9 @@ enum {
 	OPT_DISCOVERY,
 	OPT_NO_SANDBOX,
 	OPT_IRQCHIP,
-	OPT_HUGEPAGES
+	OPT_HUGEPAGES,
+	OPT_JAIL,
+	OPT_JAIL_CGROUP,
 };
 
 static const struct option longopts[] = {
@@ -128,6 +130,8 @@ static const struct option longopts[] = {
         {"virtio-discovery", required_argument, NULL, OPT_DISCOVERY},
         {"irqchip", required_argument, NULL, OPT_IRQCHIP},
         {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+        {"jail", optional_argument, NULL, OPT_JAIL},
+        {"jail-cgroup", required_argument, NULL, OPT_JAIL_CGROUP},
         {"quiet", no_argument, NULL, 'q'},
         {"instances", required_argument, NULL, 'n'},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -185,6 +189,14 @@ void config_usage(FILE *out)
 	        "      --console        batch: stream consoles, lines prefixed \"[i] \"\n"
 	        "      --ready REGEX    batch: a console line matching REGEX marks ready\n"
 	        "      --plot FILE      batch: draw the timeline as SVG to FILE\n"
+	        "      --jail[=UID[:GID]]  each VM in its own mount/net/IPC/UTS namespaces with "
+	        "an\n"
+	        "                       empty root, as UID:GID (default 65534:65534; UID+ adds "
+	        "the\n"
+	        "                       instance id), in a cgroup v2 group with memory, pids and\n"
+	        "                       cpu limits (root only; see docs/security.md)\n"
+	        "      --jail-cgroup DIR|none  parent cgroup v2 group (default: fastvmm/ at the\n"
+	        "                       cgroup v2 root; none: no cgroup)\n"
 	        "      --no-sandbox     run without the seccomp filter and keep capabilities\n"
 	        "                       (debugging only; see docs/security.md)\n"
 	        "  -v, --verbose        more diagnostics (repeatable)\n"
@@ -352,6 +364,21 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 		case OPT_HUGEPAGES:
 			c->vm.hugepages = true;
 			break;
+		case OPT_JAIL: {
+			const char *cg = c->vm.jail.cgroup;
+			if (jail_parse(&c->vm.jail, optarg, e->msg, sizeof(e->msg)) < 0)
+				return -EINVAL;
+			c->vm.jail.cgroup = cg;
+			break;
+		}
+		case OPT_JAIL_CGROUP:
+			if (strcmp(optarg, "none") != 0 && optarg[0] != '/')
+				return err_set(e, -EINVAL,
+				               "--jail-cgroup: '%s' is neither an absolute path "
+				               "nor 'none'",
+				               optarg);
+			c->vm.jail.cgroup = optarg;
+			break;
 		case OPT_DISCOVERY:
 			if (!strcmp(optarg, "auto"))
 				c->vm.discovery = DISCOVERY_AUTO;
@@ -443,6 +470,8 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			               "--net tap=%s: longer than 15 characters for instance %u",
 			               c->vm.net[i].tap, last);
 	}
+	if (c->vm.jail.cgroup && !c->vm.jail.on)
+		return err_set(e, -EINVAL, "--jail-cgroup: only with --jail");
 	if (c->vm.hugepages && c->vm.mem_size % (2 * MiB))
 		return err_set(e, -EINVAL, "--hugepages: --mem must be a multiple of 2 MiB");
 	if (!c->vm.cmdline)

@@ -113,6 +113,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_level = cli.verbosity;
+	if (jail_check(&cli.vm.jail, e.msg, sizeof(e.msg)) < 0) {
+		log_err("%s", e.msg);
+		return EXIT_USAGE;
+	}
 	if (cli.no_sandbox)
 		sandbox_disable();
 	char defk[PATH_MAX];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "acpi.h"
+#include "jail.h"
 #include "layout.h"
 #include "log.h"
 #include "sandbox.h"
@@ -308,8 +309,19 @@ static void *watchdog_thread(void *arg)
 
 int vm_run(struct vm *vm)
 {
-	/* Setup is over: from here on this thread and every thread it starts (watchdog, vCPUs)
-	 * is confined before the guest's first instruction (docs/security.md). */
+	/* Setup is over. --jail first, while this is the process's only thread (namespaces and
+	 * the switch of user must cover every thread); then the I/O thread, which confines
+	 * itself; then this thread and every thread it starts (watchdog, vCPUs) is confined
+	 * before the guest's first instruction (docs/security.md). */
+	int jr = jail_enter(vm);
+	if (jr == 0)
+		jr = virtio_start(vm);
+	if (jr < 0) {
+		char why[sizeof(vm->reason)];
+		memcpy(why, vm->reason, sizeof(why));
+		vm_stop(vm, VM_FAILED, 0, "%s", why);
+		return jr;
+	}
 	int sr = sandbox_apply(SANDBOX_VMM);
 	if (sr < 0) {
 		vm_stop(vm, VM_FAILED, 0, "sandbox: cannot confine the VMM: %s", strerror(-sr));

@@ -171,9 +171,17 @@ int virtio_setup(struct vm *vm)
 			return r;
 		}
 	}
+	return 0;
+}
+
+int virtio_start(struct vm *vm)
+{
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return 0;
 	v->io.on_error = io_sandbox_failed;
 	v->io.err_arg = vm;
-	r = iothread_start(&v->io);
+	int r = iothread_start(&v->io);
 	if (r < 0)
 		snprintf(vm->reason, sizeof(vm->reason), "I/O thread: %s", strerror(-r));
 	return r;

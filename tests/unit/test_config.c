@@ -66,6 +66,40 @@ static void rejects(void **state)
 	REJ("'k.elf': unexpected argument (see --help)", "k.elf");
 }
 
+static void jail(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--jail"), CONFIG_RUN);
+	assert_true(c.vm.jail.on);
+	assert_int_equal(c.vm.jail.uid, 65534);
+	assert_int_equal(c.vm.jail.gid, 65534);
+	assert_false(c.vm.jail.per_instance);
+	assert_null(c.vm.jail.cgroup);
+	assert_int_equal(PARSE("--jail=1000:2000", "--jail-cgroup", "none"), CONFIG_RUN);
+	assert_int_equal(c.vm.jail.uid, 1000);
+	assert_int_equal(c.vm.jail.gid, 2000);
+	assert_string_equal(c.vm.jail.cgroup, "none");
+	/* --jail-cgroup may come first: --jail keeps it */
+	assert_int_equal(PARSE("--jail-cgroup", "/sys/fs/cgroup/x", "--jail=7+"), CONFIG_RUN);
+	assert_int_equal(c.vm.jail.uid, 7);
+	assert_int_equal(c.vm.jail.gid, 7);
+	assert_true(c.vm.jail.per_instance);
+	assert_string_equal(c.vm.jail.cgroup, "/sys/fs/cgroup/x");
+	assert_int_equal(PARSE("--jail=7+:9+"), CONFIG_RUN);
+	assert_int_equal(c.vm.jail.gid, 9);
+	assert_false(PARSE("--help") < 0);
+	REJ("--jail: '0': ids must be from 1 to 4294967294 (0 is root)", "--jail=0");
+	REJ("--jail: '5:0': ids must be from 1 to 4294967294 (0 is root)", "--jail=5:0");
+	REJ("--jail: '4294967295': ids must be from 1 to 4294967294 (0 is root)",
+	    "--jail=4294967295");
+	REJ("--jail: '5+:6': expected UID[:GID], UID+ or UID+:GID+", "--jail=5+:6");
+	REJ("--jail: '': expected UID[:GID], UID+ or UID+:GID+", "--jail=");
+	REJ("--jail: 'x1': expected UID[:GID], UID+ or UID+:GID+", "--jail=x1");
+	REJ("--jail-cgroup: only with --jail", "--jail-cgroup", "none");
+	REJ("--jail-cgroup: 'rel' is neither an absolute path nor 'none'", "--jail",
+	    "--jail-cgroup", "rel");
+}
+
 static void sizes(void **state)
 {
 	(void)state;
@@ -94,10 +128,9 @@ static void sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(defaults),
-	        cmocka_unit_test(all_options),
-	        cmocka_unit_test(rejects),
-	        cmocka_unit_test(sizes),
+	        cmocka_unit_test(defaults), cmocka_unit_test(all_options),
+	        cmocka_unit_test(rejects),  cmocka_unit_test(sizes),
+	        cmocka_unit_test(jail),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
