@@ -56,6 +56,9 @@
 /* fastvmm guest ABI (see README "Guest ABI"). */
 #define PORT_BOOT_TIMER 0x500 /* any write: the guest is "ready" */
 #define PORT_EXIT       0x501 /* write of 1/2/4 bytes: exit with (value & 0xff) */
+#define PORT_SNAPSHOT                                                                              \
+	0x508 /* write: snapshot point (--snapshot-at exit-port); read (4 bytes):                  \
+	       * 0 none, 1 origin after its snapshot, 0x80000000|id a clone */
 
 #define SERIAL_IRQ 4
 
