@@ -436,7 +436,7 @@ static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char
 
 	struct rbuf r = {.p = buf, .len = len, .off = HDR_LEN};
 	unsigned seen[SEC_END + 1] = {0};
-	bool dev_seen[9] = {0};
+	bool dev_seen[9] = {0}, vcpu_seen[VM_MAX_CPUS] = {0};
 	for (;;) {
 		uint32_t type = get32(&r), slen = get32(&r);
 		if (r.bad || slen > r.len - r.off)
@@ -506,16 +506,15 @@ static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char
 			break;
 		case SEC_VCPU:
 			idx = get32(&sr);
-			if (sr.bad || idx >= s->cpus || s->vcpu[idx].cpuid)
+			if (sr.bad || idx >= s->cpus || vcpu_seen[idx])
 				return err_set(
 				        e, -EINVAL,
 				        "%s: vCPU section %u does not fit %u vCPUs (or twice)",
 				        name, idx, s->cpus);
+			vcpu_seen[idx] = true;
 			rc = parse_vcpu(&s->vcpu[idx], &sr);
 			if (rc == -ENOMEM)
 				return rc;
-			if (rc < 0 && !s->vcpu[idx].cpuid)
-				s->vcpu[idx].cpuid = calloc(1, sizeof(*s->vcpu[idx].cpuid));
 			if (rc < 0)
 				return err_set(e, -EINVAL, "%s: vCPU %u state is malformed", name,
 				               idx);
