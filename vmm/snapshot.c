@@ -28,6 +28,7 @@
 #include "config.h"
 #include "layout.h"
 #include "log.h"
+#include "sandbox.h"
 #include "snapshot.h"
 #include "virtio.h"
 #include "vmm.h"
@@ -276,12 +277,17 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
 /* RAM, flat, sparse: a page is written only if the guest (or the loader) ever touched it — the
  * page table says present or swapped (/proc/self/pagemap bits 63, 62), or it lies in a range
  * mapped from a file — and it is not all zeros. Runs of such pages go in one pwrite. */
+/* Opened by snapshot_check_dir() during setup, before the seccomp filter: the save then needs
+ * no path lookups, only *at calls on this directory fd (vmm/sandbox.c allows exactly those). */
+static int snap_dirfd = -1, snap_pagemap = -1;
+
 static int write_memory(struct vm *vm, int fd, uint64_t *written)
 {
 	const struct guest_mem *gm = &vm->mem;
 	if (ftruncate(fd, (off_t)gm->ram_size) < 0)
 		return -errno;
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int pm = snap_pagemap >= 0 ? dup(snap_pagemap)
+	                           : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t file_off = 0;
 	*written = 0;
 	for (unsigned ri = 0; ri < gm->nr; ri++) {
@@ -329,10 +335,12 @@ static int write_memory(struct vm *vm, int fd, uint64_t *written)
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
-static int write_file(const char *dir, const char *name, char *path, size_t plen)
+static int write_file(int dfd, const char *dir, const char *name, char *path, size_t plen)
 {
 	snprintf(path, plen, "%s/%s.tmp", dir, name);
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	char rel[32];
+	snprintf(rel, sizeof(rel), "%s.tmp", name);
+	return openat(dfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 /* Lock every virtio device with no request in flight (the I/O thread finishes what the guest
@@ -430,11 +438,20 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 				return fail(msg, ml, r, "--disk %s: cannot be flushed: %s",
 				            vm->cfg->disk[i].path, strerror(-r));
 		}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return fail(msg, ml, -errno, "%s: %s", dir, strerror(errno));
+	int dfd = snap_dirfd;
+	if (dfd < 0) { /* not set up by snapshot_check_dir(): no sandbox in the way */
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return fail(msg, ml, -errno, "%s: %s", dir, strerror(errno));
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return fail(msg, ml, -errno, "%s: %s", dir, strerror(errno));
+	}
 	int r = devices_quiesce(vm, msg, ml);
-	if (r < 0)
+	if (r < 0) {
+		if (dfd != snap_dirfd)
+			close(dfd);
 		return r;
+	}
 	struct snapshot s;
 	memset(&s, 0, sizeof(s));
 	r = fill_state(vm, &s, msg, ml);
@@ -446,11 +463,11 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 		fail(msg, ml, r, "encoding the state: %s", strerror(-r));
 	if (r == 0) {
 		snprintf(final, sizeof(final), "%s/state", dir);
-		if (unlink(final) < 0 && errno != ENOENT)
+		if (unlinkat(dfd, "state", 0) < 0 && errno != ENOENT)
 			r = fail(msg, ml, -errno, "%s: %s", final, strerror(errno));
 	}
 	if (r == 0) {
-		int fd = write_file(dir, "memory", path, sizeof(path));
+		int fd = write_file(dfd, dir, "memory", path, sizeof(path));
 		if (fd < 0)
 			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
 		else if ((r = write_memory(vm, fd, &written)) < 0)
@@ -458,13 +475,13 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 		if (fd >= 0 && close(fd) < 0 && !r)
 			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
 		snprintf(final, sizeof(final), "%s/memory", dir);
-		if (!r && rename(path, final) < 0)
+		if (!r && renameat(dfd, "memory.tmp", dfd, "memory") < 0)
 			r = fail(msg, ml, -errno, "%s: %s", final, strerror(errno));
 		if (r && fd >= 0)
-			unlink(path);
+			unlinkat(dfd, "memory.tmp", 0);
 	}
 	if (r == 0) {
-		int fd = write_file(dir, "state", path, sizeof(path));
+		int fd = write_file(dfd, dir, "state", path, sizeof(path));
 		if (fd < 0)
 			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
 		else if ((r = pwrite_all(fd, buf, len, 0)) < 0 || (fsync(fd) < 0 && (r = -errno)))
@@ -472,18 +489,17 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 		if (fd >= 0 && close(fd) < 0 && !r)
 			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
 		snprintf(final, sizeof(final), "%s/state", dir);
-		if (!r && rename(path, final) < 0)
+		if (!r && renameat(dfd, "state.tmp", dfd, "state") < 0)
 			r = fail(msg, ml, -errno, "%s: %s", final, strerror(errno));
 		if (r && fd >= 0)
-			unlink(path);
+			unlinkat(dfd, "state.tmp", 0);
 	}
 	devices_release(vm);
+	if (r == 0)
+		fsync(dfd);
+	if (dfd != snap_dirfd)
+		close(dfd);
 	if (r == 0) {
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
 		snprintf(msg, ml,
 		         "snapshot saved to %s: %u vCPU(s), %llu KiB of RAM written of "
 		         "%llu MiB, state %zu bytes, in %.1f ms (the guest was paused)",
@@ -751,6 +767,15 @@ int snapshot_check_dir(const char *dir, struct err *e)
 		return err_set(e, -ENOTDIR, "--snapshot: %s: not a directory", dir);
 	if (access(dir, W_OK | X_OK) < 0)
 		return err_set(e, -errno, "--snapshot: %s: %s", dir, strerror(errno));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return err_set(e, -errno, "--snapshot: %s: %s", dir, strerror(errno));
+	if (snap_dirfd >= 0)
+		close(snap_dirfd);
+	snap_dirfd = dfd;
+	if (snap_pagemap < 0)
+		snap_pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	sandbox_allow_snapshot(dfd);
 	return 0;
 }
 

@@ -2,6 +2,12 @@
 # every clone continues from the saved count, sees only its own writes, and a hostile
 # snapshot is refused with one line and exit status 2 before any VM runs.
 . "$(dirname "$0")/lib.sh"
+# Snapshots save the in-kernel irqchip (KVM_GET_IRQCHIP/PIT2) only: the userspace IOAPIC of
+# --irqchip split (the default for these guests) is not in the format yet (issue 9), so every
+# run here asks for the kernel irqchip.
+printf '#!/bin/sh\nexec "%s" --irqchip kernel "$@"\n' "$FASTVMM" >"$TMP/fastvmm-kernel-irqchip"
+chmod +x "$TMP/fastvmm-kernel-irqchip"
+FASTVMM=$TMP/fastvmm-kernel-irqchip
 
 S=$TMP/snap
 run origin --kernel "$GUESTS/count.elf" --cmdline "to=12 snap=5" --snapshot "$S" \
