@@ -55,6 +55,30 @@ run ready-restore --restore "$R"
 expect_rc "restore after ready" 0
 if grep -q 'Hello' "$OUT"; then not_ok "restore after ready re-printed the greeting" "$OUT"; else ok "restore after ready resumes after the greeting"; fi
 
+# A disk: snapshotted once the driver is up (ready), restored as 3 clones that each write
+# through their own cow overlay (the image stays bit-identical), then once onto the image.
+img=$TMP/disk.img
+truncate -s 4M "$img"
+D=$TMP/blk
+run blk-origin --kernel "$GUESTS/blk_rw.elf" --disk "$img" --cmdline "console=ttyS0 sector=77" \
+	--snapshot "$D" --snapshot-then stop
+expect_rc "disk origin stops at its snapshot" 0
+if grep -q 'wrote, flushed' "$OUT"; then not_ok "disk origin ran past the snapshot" "$OUT"; else ok "disk origin stopped before writing"; fi
+sum=$(md5sum <"$img")
+run blk-clones --restore "$D" -n 3 --log-dir "$TMP/blk-logs"
+expect_rc "3 disk clones" 0
+for i in 0 1 2; do
+	expect_out "disk clone $i wrote and verified" '^blk_rw: wrote, flushed and verified sector 77$' "$TMP/blk-logs/vm-$i.log"
+done
+if [ "$(md5sum <"$img")" = "$sum" ]; then ok "disk clones left the image bit-identical"; else not_ok "disk clones changed the image"; fi
+run blk-restore --restore "$D"
+expect_rc "one restore writes the image itself" 0
+if [ "$(md5sum <"$img")" != "$sum" ]; then ok "one restore wrote the image"; else not_ok "one restore did not write the image"; fi
+truncate -s 8M "$img"
+run blk-resized --restore "$D"
+expect_rc "restore with a resized disk" 2
+expect_err "restore with a resized disk says why" "disk $img is 8388608 bytes, it was 4194304 at the snapshot"
+
 # Bad snapshots: one line naming the file and the problem, exit 2.
 bad() { # NAME REGEX DIR
 	run "bad-$1" --restore "$3"
