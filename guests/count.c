@@ -3,7 +3,7 @@
  * snapshot point of --snapshot-at exit-port), then reads it to learn who it is: the origin, a
  * clone (with its instance id), or a run without a snapshot. Every instance then writes its
  * own mark into a page of its memory, waits a little (other clones run meanwhile) and prints
- * what it reads back: a clone that saw another's write would print the other's id. */
+ * what it reads back (spin=I iterations, default 2000, for the wait): a clone that saw another's write would print the other's id. */
 #include "guest.h"
 
 static inline uint32_t inl(uint16_t port)
@@ -41,6 +41,7 @@ static volatile uint32_t mark __attribute__((aligned(4096))); /* one page per cl
 void guest_main(const char *cmdline)
 {
 	unsigned to = cmdline_uint(cmdline, "to", 20), snap = cmdline_uint(cmdline, "snap", 5);
+	unsigned spin = cmdline_uint(cmdline, "spin", 2000); /* iterations after the mark */
 	while (count < to) {
 		count = count + 1;
 		print_kv("count=", count);
@@ -56,7 +57,7 @@ void guest_main(const char *cmdline)
 			print("snapshot point: no snapshot\n");
 		uint32_t me = who & 0x80000000u ? who & 0x7fffffffu : 1000000u + who;
 		mark = me;
-		for (volatile unsigned i = 0; i < 2000; i++)
+		for (volatile unsigned i = 0; i < spin; i++)
 			__asm__ volatile("pause");
 		print_kv("mark=", mark);
 	}
