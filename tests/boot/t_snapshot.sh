@@ -55,6 +55,26 @@ run ready-restore --restore "$R"
 expect_rc "restore after ready" 0
 if grep -q 'Hello' "$OUT"; then not_ok "restore after ready re-printed the greeting" "$OUT"; else ok "restore after ready resumes after the greeting"; fi
 
+# Other snapshot points: a console line, and a time; with 2 vCPUs.
+LN=$TMP/line
+run line --kernel "$GUESTS/count.elf" --cpus 2 --cmdline "to=40 snap=99 spin=0" \
+	--snapshot "$LN" --snapshot-at 'line:^count=3$' --snapshot-then stop
+expect_rc "--snapshot-at line:, 2 vCPUs" 0
+run line-restore --restore "$LN"
+expect_rc "restore of a line: snapshot" 0
+expect_out "restore of a line: snapshot counts on" '^count=40$'
+if grep -qE '^count=[1-3]$' "$OUT"; then not_ok "restore of a line: snapshot recounted" "$OUT"; else ok "restore of a line: snapshot continues after count=3"; fi
+SEC=$TMP/sec
+run seconds --kernel "$GUESTS/hang.elf" --cmdline "spin=1" --snapshot "$SEC" --snapshot-at 0.2 \
+	--snapshot-then stop
+expect_rc "--snapshot-at 0.2 (a spinning guest)" 0
+run seconds-restore --restore "$SEC" --timeout 0.3
+expect_rc "restore of a spinning guest runs until the timeout" 124
+if [ -s "$OUT" ]; then not_ok "restore of a spinning guest printed its greeting again" "$OUT"; else ok "restore of a spinning guest resumes silently"; fi
+run never --kernel "$GUESTS/hello.elf" --snapshot "$TMP/never" --snapshot-at exit-port
+expect_rc "a snapshot point never reached: exit status 70" 70
+expect_err "a snapshot point never reached says so" 'not saved: the guest never reached the snapshot point'
+
 # A disk: snapshotted once the driver is up (ready), restored as 3 clones that each write
 # through their own cow overlay (the image stays bit-identical), then once onto the image.
 img=$TMP/disk.img
