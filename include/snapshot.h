@@ -104,6 +104,7 @@ struct snapshot {
 	uint32_t cpus;
 	uint32_t irqchip; /* enum snap_irqchip */
 	uint32_t discovery;
+	bool acpi; /* the guest has ACPI tables (and so the VM Generation ID device) */
 	uint32_t ndisks, nnets;
 	struct snap_disk disk[8];
 	struct snap_net net[8];

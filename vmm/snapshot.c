@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "config.h"
 #include "layout.h"
 #include "log.h"
@@ -383,6 +384,10 @@ static int fill_state(struct vm *vm, struct snapshot *s, char *msg, size_t ml)
 	s->mem_size = cfg->mem_size;
 	s->cpus = vm->nr_vcpus;
 	s->discovery = cfg->discovery;
+	if (vm->kernel) {
+		enum virtio_discovery d = virtio_discovery_resolve(cfg->discovery, vm->kernel);
+		s->acpi = d == DISCOVERY_ACPI || d == DISCOVERY_BOTH;
+	}
 	s->ndisks = cfg->ndisks;
 	s->nnets = cfg->nnets;
 	s->t_snapshot_ns = now_ns() - vm->t0;
@@ -743,6 +748,17 @@ int snapshot_stage_vcpus(struct vm *vm)
 			r = restore_vcpu(vm, &vm->vcpu[i], s, &s->vcpu[i]);
 		if (r < 0)
 			return r;
+	}
+	/* A new VM Generation ID in this clone's own copy of the page, and the Generic Event
+	 * Device's edge: Linux's vmgenid sees the change and reseeds its RNG (add_vmfork_
+	 * randomness()), so clones never share random streams. Delivered at the first entry. */
+	if (s->acpi) {
+		if (acpi_vmgenid_write(&vm->mem) < 0) {
+			set_reason(vm, "%s: VM Generation ID: no randomness", s->dir);
+			return -EIO;
+		}
+		vm_irq_line(vm, VMGENID_GSI, 1);
+		vm_irq_line(vm, VMGENID_GSI, 0);
 	}
 	/* kvmclock continues from the saved value: to the guest the snapshot was a pause. */
 	struct kvm_clock_data clock = {.clock = s->clock.clock};

@@ -128,6 +128,7 @@ int snapshot_encode(const struct snapshot *s, uint8_t **out, size_t *len)
 	put32(&w, s->cpus);
 	put32(&w, s->irqchip);
 	put32(&w, s->discovery);
+	put32(&w, s->acpi);
 	put32(&w, s->ndisks);
 	put32(&w, s->nnets);
 	put64(&w, s->t_snapshot_ns);
@@ -281,6 +282,8 @@ static int parse_config(struct snapshot *s, struct rbuf *r, const char *name, st
 	s->cpus = get32(r);
 	s->irqchip = get32(r);
 	s->discovery = get32(r);
+	uint32_t acpi = get32(r);
+	s->acpi = acpi == 1;
 	s->ndisks = get32(r);
 	s->nnets = get32(r);
 	s->t_snapshot_ns = get64(r);
@@ -294,7 +297,7 @@ static int parse_config(struct snapshot *s, struct rbuf *r, const char *name, st
 		               VM_MAX_CPUS);
 	if (s->irqchip != SNAP_IRQCHIP_KERNEL && s->irqchip != SNAP_IRQCHIP_SPLIT)
 		return err_set(e, -EINVAL, "%s: unknown irqchip mode %u", name, s->irqchip);
-	if (s->kernel_fmt > KF_BZIMAGE || s->discovery > DISCOVERY_BOTH)
+	if (s->kernel_fmt > KF_BZIMAGE || s->discovery > DISCOVERY_BOTH || acpi > 1)
 		return err_set(e, -EINVAL, "%s: unknown kernel format or discovery mode", name);
 	if (s->ndisks > VM_MAX_DISKS || s->nnets > VM_MAX_NICS ||
 	    s->ndisks + s->nnets > VIRTIO_MAX_DEVS)
