@@ -252,8 +252,12 @@ void serial_save(struct serial *s, struct serial_state *st)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* The line level is taken as saved: the interrupt controllers' own state (restored with the
- * irqchip) already holds whatever that level caused. */
+/* The interrupt controllers' state (restored with the irqchip before the devices) holds what
+ * the saved line level caused, but not the level itself: KVM's per-source line state starts
+ * low in the new VM. So the line starts low here too and is raised again if an interrupt is
+ * pending: the next rising edge is never lost (with the saved level kept, a pending THRE
+ * would never be signalled again and the guest's transmitter would stall until its driver's
+ * timeout). At worst the guest sees one interrupt twice, which 8250 drivers tolerate. */
 void serial_restore(struct serial *s, const struct serial_state *st)
 {
 	pthread_mutex_lock(&s->lock);
@@ -267,9 +271,10 @@ void serial_restore(struct serial *s, const struct serial_state *st)
 	s->dll = st->dll;
 	s->dlm = st->dlm;
 	s->fcr = st->fcr;
-	s->irq_level = st->irq_level ? 1 : 0;
+	s->irq_level = 0;
 	memcpy(s->rx, st->rx, sizeof(s->rx));
 	s->rx_head = st->rx_head % SERIAL_RX_FIFO;
 	s->rx_count = st->rx_count > SERIAL_RX_FIFO ? SERIAL_RX_FIFO : st->rx_count;
+	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 }
