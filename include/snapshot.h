@@ -214,6 +214,11 @@ struct kernel_image;
 int snapshot_configure(struct snapshot *s, const char *dir, struct vm_config *cfg,
                        unsigned instances, struct kernel_image *k, struct err *e);
 
+/* virtio-net: a tx chain waiting for the tap is handed back in the saved state (lock held). */
+struct virtio_net;
+struct virtio_state;
+void virtio_net_save_fixup(const struct virtio_net *n, struct virtio_state *st);
+
 /* fastvmm guest ABI port PORT_SNAPSHOT (devices/snapshot_port.c). */
 int snapshot_port_init(struct vm *vm);
 

@@ -413,6 +413,8 @@ static int fill_state(struct vm *vm, struct snapshot *s, char *msg, size_t ml)
 		s->ndev = vm->virtio->ndev;
 		for (unsigned i = 0; i < s->ndev; i++)
 			virtio_mmio_save(vm->virtio->dev[i], &s->dev[i]);
+		for (unsigned i = 0; i < vm->virtio->nnet && s->ndisks + i < s->ndev; i++)
+			virtio_net_save_fixup(vm->virtio->net[i], &s->dev[s->ndisks + i]);
 		for (unsigned i = 0; i < cfg->nnets && s->ndisks + i < s->ndev; i++)
 			memcpy(s->net[i].mac, s->dev[s->ndisks + i].config, 6);
 	}
