@@ -3,7 +3,8 @@
  * snapshot point of --snapshot-at exit-port), then reads it to learn who it is: the origin, a
  * clone (with its instance id), or a run without a snapshot. Every instance then writes its
  * own mark into a page of its memory, waits a little (other clones run meanwhile) and prints
- * what it reads back (spin=I iterations, default 2000, for the wait): a clone that saw another's write would print the other's id. */
+ * what it reads back (spin=I iterations, default 2000, for the wait): a clone that saw another's
+ * write would print the other's id. */
 #include "guest.h"
 
 static inline uint32_t inl(uint16_t port)
