@@ -32,6 +32,7 @@ LIB_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c) 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 GUESTS  := hello null exitcode crash hang sse echo blk_rw acpi_off net_echo evil_virtio irq
 GUESTS  += pic_pit
+GUESTS  += count
 GUEST_ELFS := $(GUESTS:%=$(B)/guests/%.elf) $(GUESTS:%=$(B)/guests/%-pvh.elf)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)

@@ -5,6 +5,7 @@
  * (APIC ids 0..n-1) and IOAPIC (id n), so whichever a guest reads, it sees one machine. */
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "acpi.h"
 #include "cc.h"
@@ -109,6 +110,38 @@ int acpi_dsdt_body(uint8_t *buf, size_t cap, const struct acpi_mmio_dev *devs, u
 	 * only through these (as on Firecracker). */
 	legacy_device(&a, "COM1", "PNP0501", PORT_COM1, 8, SERIAL_IRQ);
 	legacy_device(&a, "RTC_", "PNP0B00", PORT_CMOS_INDEX, 2, 8);
+	/* VM Generation ID: Linux's vmgenid binds to _HID VMGENCTR or _CID VM_GEN_COUNTER and
+	 * reads the buffer's address from ADDR = Package {low 32 bits, high 32 bits}. */
+	size_t dev = aml_device_begin(&a, "VGEN");
+	aml_name(&a, "_HID");
+	aml_string(&a, "VMGENCTR");
+	aml_name(&a, "_CID");
+	aml_string(&a, "VM_GEN_COUNTER");
+	aml_name(&a, "_DDN");
+	aml_string(&a, "VM_Gen_Counter");
+	aml_name(&a, "ADDR");
+	size_t pk = aml_package_begin(&a, 2);
+	aml_integer(&a, VMGENID_ADDR & 0xffffffffu);
+	aml_integer(&a, VMGENID_ADDR >> 32);
+	aml_end(&a, pk);
+	aml_end(&a, dev);
+	/* The Generic Event Device (ACPI 6.x §5.6.9, ACPI0013) is how a hardware-reduced machine
+	 * raises ACPI events: its interrupt runs _EVT, which notifies VGEN (0x80: "the generation
+	 * changed"). */
+	dev = aml_device_begin(&a, "GED0");
+	aml_name(&a, "_HID");
+	aml_string(&a, "ACPI0013");
+	aml_name(&a, "_UID");
+	aml_integer(&a, 0);
+	uint8_t res[16];
+	size_t rn = aml_res_irq_edge_high(res, VMGENID_GSI);
+	rn += aml_res_end(res + rn);
+	aml_name(&a, "_CRS");
+	aml_buffer(&a, res, rn);
+	size_t m = aml_method_begin(&a, "_EVT", 1);
+	aml_notify(&a, "VGEN", 0x80);
+	aml_end(&a, m);
+	aml_end(&a, dev);
 	aml_end(&a, sb);
 	/* \_S5_: Package {SLP_TYPa, SLP_TYPb}; hardware-reduced guests write SLP_TYPa. */
 	aml_name(&a, "\\_S5_");
@@ -134,14 +167,15 @@ int boot_acpi(const struct guest_mem *gm, unsigned ncpus, const struct acpi_mmio
 	uint64_t madt = ALIGN_UP(fadt + FADT_LEN, 16);
 	uint32_t madt_len = HDR_LEN + 8 + ncpus * 8 + 12 + 6;
 	uint64_t dsdt = ALIGN_UP(madt + madt_len, 16);
-	if (dsdt + HDR_LEN >= BIOS_END)
+	if (dsdt + HDR_LEN >= VMGENID_ADDR)
 		return err_set(e, -E2BIG, "ACPI tables do not fit below 1 MiB");
 	memset(base, 0, (size_t)(dsdt - ACPI_START));
 #define AT(gpa) ((uint8_t *)gm_ptr(gm, (gpa), BIOS_END - (gpa))) /* checked above: never NULL */
 
 	/* DSDT */
 	uint8_t *t = AT(dsdt);
-	int body = acpi_dsdt_body(t + HDR_LEN, (size_t)(BIOS_END - dsdt - HDR_LEN), devs, ndevs);
+	int body =
+	        acpi_dsdt_body(t + HDR_LEN, (size_t)(VMGENID_ADDR - dsdt - HDR_LEN), devs, ndevs);
 	if (body < 0)
 		return err_set(e, -E2BIG, "ACPI DSDT: %u devices do not fit below 1 MiB", ndevs);
 	uint32_t dsdt_len = HDR_LEN + (uint32_t)body;
@@ -213,5 +247,15 @@ int boot_acpi(const struct guest_mem *gm, unsigned ncpus, const struct acpi_mmio
 	t[32] = acpi_checksum(t, 36);
 #undef AT
 	*rsdp_gpa = rsdp;
+	if (acpi_vmgenid_write(gm) < 0)
+		return err_set(e, -EIO, "ACPI: no random VM Generation ID (getrandom failed)");
 	return 0;
+}
+
+int acpi_vmgenid_write(const struct guest_mem *gm)
+{
+	uint8_t id[16];
+	if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		return -EIO;
+	return gm_write(gm, VMGENID_ADDR, id, sizeof(id));
 }

@@ -17,6 +17,8 @@
 #define AML_SCOPE_OP      0x10
 #define AML_BUFFER_OP     0x11
 #define AML_PACKAGE_OP    0x12
+#define AML_METHOD_OP     0x14
+#define AML_NOTIFY_OP     0x86
 #define AML_EXT_OP        0x5b
 #define AML_DEVICE_OP     0x82 /* after AML_EXT_OP */
 #define AML_ROOT_CHAR     0x5c
@@ -170,6 +172,22 @@ size_t aml_device_begin(struct aml *a, const char *name)
 	size_t m = begin(a);
 	aml_namestring(a, name);
 	return m;
+}
+
+size_t aml_method_begin(struct aml *a, const char *name, uint8_t nargs)
+{
+	aml_byte(a, AML_METHOD_OP);
+	size_t m = begin(a);
+	aml_namestring(a, name);
+	aml_byte(a, nargs & 7); /* MethodFlags: ArgCount, not serialized, SyncLevel 0 */
+	return m;
+}
+
+void aml_notify(struct aml *a, const char *target, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, target);
+	aml_integer(a, value);
 }
 
 size_t aml_package_begin(struct aml *a, uint8_t nelems)

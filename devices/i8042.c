@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define I8042_STATUS_SYS       0x04
@@ -43,4 +44,18 @@ int i8042_init(struct i8042 *k, struct vm *vm)
 	/* 0x60 and 0x64 only; 0x61 (the PIT speaker) belongs to the in-kernel PIT. */
 	int r = bus_register(&vm->pio, PORT_I8042_DATA, 1, i8042_data_io, vm, "i8042-data");
 	return r < 0 ? r : bus_register(&vm->pio, PORT_I8042_CMD, 1, i8042_cmd_io, vm, "i8042-cmd");
+}
+
+/* ---- snapshots (include/snapshot.h) ---- */
+
+void i8042_save(const struct i8042 *k, struct i8042_state *st)
+{
+	st->cmd = k->cmd;
+	st->outport = k->outport;
+}
+
+void i8042_restore(struct i8042 *k, const struct i8042_state *st)
+{
+	k->cmd = st->cmd;
+	k->outport = st->outport;
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "layout.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define RTC_SECONDS 0x00
@@ -85,4 +86,18 @@ int rtc_init(struct rtc *r, struct vm *vm)
 {
 	memset(r, 0, sizeof(*r));
 	return bus_register(&vm->pio, PORT_CMOS_INDEX, 2, rtc_io, r, "rtc");
+}
+
+/* ---- snapshots (include/snapshot.h): the clock itself is the host's, never saved ---- */
+
+void rtc_save(const struct rtc *r, struct rtc_state *st)
+{
+	st->index = r->index;
+	memcpy(st->ram, r->ram, sizeof(st->ram));
+}
+
+void rtc_restore(struct rtc *r, const struct rtc_state *st)
+{
+	r->index = st->index & 0x7f;
+	memcpy(r->ram, st->ram, sizeof(r->ram));
 }

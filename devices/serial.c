@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define UART_RBR 0 /* read, DLAB=0 */
@@ -225,4 +226,55 @@ void serial_destroy(struct serial *s)
 	serial_flush(s);
 	pthread_mutex_destroy(&s->lock);
 	s->vm = NULL;
+}
+
+/* ---- snapshots (include/snapshot.h) ---- */
+
+void serial_save(struct serial *s, struct serial_state *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = (struct serial_state){
+	        .ier = s->ier,
+	        .iir_thri_pending = s->iir_thri_pending,
+	        .lcr = s->lcr,
+	        .mcr = s->mcr,
+	        .lsr_extra = s->lsr_extra,
+	        .msr = s->msr,
+	        .scr = s->scr,
+	        .dll = s->dll,
+	        .dlm = s->dlm,
+	        .fcr = s->fcr,
+	        .irq_level = (uint8_t)s->irq_level,
+	        .rx_head = s->rx_head,
+	        .rx_count = s->rx_count,
+	};
+	memcpy(st->rx, s->rx, sizeof(st->rx));
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The interrupt controllers' state (restored with the irqchip before the devices) holds what
+ * the saved line level caused, but not the level itself: KVM's per-source line state starts
+ * low in the new VM. So the line starts low here too and is raised again if an interrupt is
+ * pending: the next rising edge is never lost (with the saved level kept, a pending THRE
+ * would never be signalled again and the guest's transmitter would stall until its driver's
+ * timeout). At worst the guest sees one interrupt twice, which 8250 drivers tolerate. */
+void serial_restore(struct serial *s, const struct serial_state *st)
+{
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier & 0x0f;
+	s->iir_thri_pending = st->iir_thri_pending & 1;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr & 0x1f;
+	s->lsr_extra = st->lsr_extra;
+	s->msr = st->msr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr;
+	s->irq_level = 0;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	s->rx_head = st->rx_head % SERIAL_RX_FIFO;
+	s->rx_count = st->rx_count > SERIAL_RX_FIFO ? SERIAL_RX_FIFO : st->rx_count;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
 }

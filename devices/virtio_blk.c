@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "virtio.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define VIRTIO_BLK_F_SEG_MAX      2
@@ -685,4 +686,20 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	free(b->cow_map);
 	pthread_mutex_destroy(&b->mmio.lock);
 	free(b);
+}
+
+/* ---- snapshots (include/snapshot.h) ---- */
+
+unsigned virtio_blk_inflight(struct virtio_blk *b)
+{
+	return b->inflight; /* b->mmio.lock held */
+}
+
+int virtio_blk_flush(struct virtio_blk *b)
+{
+	if (b->cow)
+		return -ENOTSUP; /* the overlay is unnamed and private: nothing a clone could use */
+	if (b->ro)
+		return 0;
+	return fdatasync(b->fd) < 0 ? -errno : 0;
 }

@@ -16,6 +16,7 @@
 #include "layout.h"
 #include "log.h"
 #include "virtio.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 void virtio_mmio_init(struct virtio_mmio *d, const struct virtio_dev_ops *ops, void *priv,
@@ -431,4 +432,91 @@ void virtio_mmio_detach(struct virtio_mmio *d, struct vm *vm)
 	if (d->irqfd >= 0)
 		close(d->irqfd);
 	d->irqfd = -1;
+}
+
+/* ---- snapshots (include/snapshot.h); d->lock held by the caller ---- */
+
+void virtio_mmio_save(const struct virtio_mmio *d, struct virtio_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->device_id = d->ops->device_id;
+	st->nqueues = d->ops->nqueues;
+	st->host_features = d->host_features;
+	st->features = d->features;
+	st->status = d->status;
+	st->isr = d->isr;
+	st->dev_feat_sel = d->dev_feat_sel;
+	st->drv_feat_sel = d->drv_feat_sel;
+	st->queue_sel = d->queue_sel;
+	st->config_gen = d->config_gen;
+	st->generation = d->generation;
+	st->faulted = d->faulted;
+	st->config_len = d->config_len;
+	memcpy(st->config, d->config,
+	       sizeof(st->config) < sizeof(d->config) ? sizeof(st->config) : sizeof(d->config));
+	for (unsigned q = 0; q < d->ops->nqueues && q < SNAP_VQ_MAX; q++) {
+		const struct virtq *v = &d->vq[q];
+		st->vq[q] = (struct virtq_state){.num = v->num,
+		                                 .last_avail = v->last_avail,
+		                                 .used_idx = v->used_idx,
+		                                 .ready = v->ready,
+		                                 .desc_gpa = v->desc_gpa,
+		                                 .avail_gpa = v->avail_gpa,
+		                                 .used_gpa = v->used_gpa};
+	}
+}
+
+/* The saved state is checked as the driver's register writes would be: the same device, the
+ * features a subset of what this device offers, every ready queue valid in this guest RAM
+ * (virtq_enable()). Then queues with work pending are kicked, as DRIVER_OK would. */
+int virtio_mmio_restore(struct virtio_mmio *d, const struct virtio_state *st, char *why,
+                        size_t whylen)
+{
+	if (st->device_id != d->ops->device_id || st->nqueues != d->ops->nqueues ||
+	    st->config_len != d->config_len) {
+		snprintf(why, whylen,
+		         "%s: saved device (id %u, %u queues, %u config bytes) does "
+		         "not fit",
+		         d->ops->name, st->device_id, st->nqueues, st->config_len);
+		return -EINVAL;
+	}
+	if (st->features & ~d->host_features) {
+		snprintf(why, whylen,
+		         "%s: saved features 0x%" PRIx64 " exceed this device's 0x%" PRIx64,
+		         d->ops->name, st->features, d->host_features);
+		return -EINVAL;
+	}
+	d->features = st->features;
+	d->status = st->status & 0xff;
+	d->isr = st->isr & (VIRTIO_INT_USED | VIRTIO_INT_CONFIG);
+	d->dev_feat_sel = st->dev_feat_sel;
+	d->drv_feat_sel = st->drv_feat_sel;
+	d->queue_sel = st->queue_sel;
+	d->config_gen = st->config_gen;
+	d->generation = st->generation;
+	d->faulted = st->faulted != 0;
+	/* Config space is the device's (MAC, capacity): this host's values stand. */
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		struct virtq *v = &d->vq[q];
+		const struct virtq_state *s = &st->vq[q];
+		*v = (struct virtq){.num = s->num,
+		                    .desc_gpa = s->desc_gpa,
+		                    .avail_gpa = s->avail_gpa,
+		                    .used_gpa = s->used_gpa};
+		if (!s->ready)
+			continue;
+		struct virtq_err e;
+		if (virtq_enable(v, d->gm, VIRTQ_MAX_SIZE, &e) < 0) {
+			snprintf(why, whylen, "%s: queue %u: %s", d->ops->name, q, e.msg);
+			return -EINVAL;
+		}
+		v->ready = true;
+		v->last_avail = s->last_avail;
+		v->used_idx = s->used_idx;
+	}
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		for (unsigned q = 0; q < d->ops->nqueues; q++)
+			if (virtio_mmio_queue_live(d, q))
+				d->ops->notify(d, q);
+	return 0;
 }

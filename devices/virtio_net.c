@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "virtio.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define VIRTIO_NET_F_CSUM       0
@@ -327,4 +328,14 @@ void virtio_net_destroy(struct virtio_net *n)
 		close(n->tap); /* a tap fastvmm created disappears with its last fd */
 	pthread_mutex_destroy(&n->mmio.lock);
 	free(n);
+}
+
+/* ---- snapshots (include/snapshot.h) ---- */
+
+/* A tx chain held for EPOLLOUT was consumed from the avail ring but not completed: the saved
+ * state hands it back (as virtq_unpop() would), so that a restore sends it again. */
+void virtio_net_save_fixup(const struct virtio_net *n, struct virtio_state *st)
+{
+	if (n->tx_blocked && TXQ < SNAP_VQ_MAX)
+		st->vq[TXQ].last_avail--;
 }

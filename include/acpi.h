@@ -42,6 +42,9 @@ void aml_name(struct aml *a, const char *name);
 size_t aml_scope_begin(struct aml *a, const char *name);
 size_t aml_device_begin(struct aml *a, const char *name);
 size_t aml_package_begin(struct aml *a, uint8_t nelems);
+/* Method (NAME, nargs) { ... aml_end() } and Notify (TARGET, value). */
+size_t aml_method_begin(struct aml *a, const char *name, uint8_t nargs);
+void aml_notify(struct aml *a, const char *target, uint64_t value);
 void aml_end(struct aml *a, size_t mark);
 /* Buffer(){bytes}. */
 void aml_buffer(struct aml *a, const void *bytes, size_t n);
@@ -60,6 +63,11 @@ uint8_t acpi_checksum(const uint8_t *p, size_t n);
 /* Build all tables in [ACPI_START, BIOS_END) of guest RAM; *rsdp receives the RSDP's address. */
 int boot_acpi(const struct guest_mem *gm, unsigned ncpus, const struct acpi_mmio_dev *devs,
               unsigned ndevs, uint64_t *rsdp, struct err *e);
+/* The VM Generation ID (Microsoft's "Virtual Machine Generation ID" spec, Linux's
+ * drivers/virt/vmgenid.c): 16 bytes at VMGENID_ADDR, described by \_SB.VGEN; a new value and
+ * an edge on VMGENID_GSI (the Generic Event Device \_SB.GED0, whose _EVT notifies VGEN) tell
+ * the guest it runs as a new copy (a clone of a snapshot). boot_acpi() writes a random one. */
+int acpi_vmgenid_write(const struct guest_mem *gm);
 /* Only the DSDT's AML body (after the 36-byte header), for tests. Returns its length or
  * -E2BIG. */
 int acpi_dsdt_body(uint8_t *buf, size_t cap, const struct acpi_mmio_dev *devs, unsigned ndevs);

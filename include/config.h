@@ -3,6 +3,7 @@
 #define FASTVMM_CONFIG_H
 
 #include "boot.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define DEFAULT_MEM     (128 * MiB)
@@ -23,6 +24,9 @@ struct cli {
 	const char *log_dir, *ready, *plot;
 	bool console;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter, capabilities kept */
+	/* Snapshots (issue 9): --snapshot DIR with --snapshot-at/--snapshot-then; --restore DIR. */
+	struct snapshot_request snap; /* snap.dir NULL: none */
+	const char *restore;
 };
 
 #define BATCH_MAX 10000 /* largest -n: a sanity bound (one process per instance) */

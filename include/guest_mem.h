@@ -41,6 +41,10 @@ int gm_init(struct guest_mem *gm, uint64_t size);
 int gm_init_huge(struct guest_mem *gm, uint64_t size);
 /* Describe an existing buffer as guest RAM starting at gpa 0 (unit tests, benchmarks).
  * The buffer stays owned by the caller; gm_free() on it does nothing. */
+/* The same layout, backed by a private (copy-on-write) mapping of fd from offset 0 (a
+ * snapshot's RAM file, at least `size` bytes): pages fault in from the page cache on first
+ * touch and are shared with every other mapping until written. 0 or -errno. */
+int gm_init_file(struct guest_mem *gm, uint64_t size, int fd);
 void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t size);
 void gm_free(struct guest_mem *gm);
 

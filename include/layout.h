@@ -33,6 +33,7 @@
 #define EBDA_START    0x9fc00ULL
 #define MPTABLE_START 0x9fc00ULL
 #define ACPI_START    0xe0000ULL /* RSDP must lie in 0xe0000-0xfffff */
+#define VMGENID_ADDR  0xff000ULL /* 16 bytes: the VM Generation ID (ACPI guests) */
 #define BIOS_END      0x100000ULL
 #define HIMEM_START   0x100000ULL
 
@@ -56,8 +57,12 @@
 /* fastvmm guest ABI (see README "Guest ABI"). */
 #define PORT_BOOT_TIMER 0x500 /* any write: the guest is "ready" */
 #define PORT_EXIT       0x501 /* write of 1/2/4 bytes: exit with (value & 0xff) */
+#define PORT_SNAPSHOT                                                                              \
+	0x508 /* write: snapshot point (--snapshot-at exit-port); read (4 bytes):                  \
+	       * 0 none, 1 origin after its snapshot, 0x80000000|id a clone */
 
-#define SERIAL_IRQ 4
+#define SERIAL_IRQ  4
+#define VMGENID_GSI 3 /* the Generic Event Device's interrupt: "a new VM generation" */
 
 /* ACPI hardware-reduced sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG): a write
  * of SLP_EN | SLP_TYP=5 to the control register is the guest's poweroff (S5). */

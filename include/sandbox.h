@@ -58,6 +58,12 @@ void sandbox_forked(void);
 /* Whether sandbox_apply() does anything in this process (sandbox_disable() turns it off:
  * --no-sandbox, or unit tests). */
 bool sandbox_enabled(void);
+
+/* A snapshot will be saved after the filter is on: allow, in every role (the save runs on
+ * whichever vCPU thread parks last), the KVM_GET_* state ioctls, fsync/fdatasync/ftruncate,
+ * and openat/unlinkat/renameat only relative to dirfd (opened during setup). Call before
+ * sandbox_apply(). */
+void sandbox_allow_snapshot(int dirfd);
 void sandbox_disable(void);
 
 /* Test hook: if the environment names this role in FASTVMM_TEST_DENIED_SYSCALL, make a

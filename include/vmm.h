@@ -19,6 +19,9 @@
 #include "irqchip.h"
 #include "jail.h"
 
+struct snapshot;
+struct snapshot_request;
+
 #define VM_MAX_CPUS 64
 #define VM_MIN_MEM  (2 * MiB)
 #define VM_MAX_MEM  (1024 * GiB)
@@ -66,6 +69,8 @@ struct vm_config {
 	enum irqchip_mode irqchip; /* --irqchip; AUTO: irqchip_resolve() */
 	bool hugepages;            /* --hugepages: guest RAM on 2 MiB pages */
 	struct jail_cfg jail;      /* --jail, --jail-cgroup (include/jail.h) */
+	/* Restore (issue 9): build the VM from this parsed snapshot instead of a kernel. */
+	const struct snapshot *snap;
 };
 
 /* The stages of design §1, in order; indices into vm->t_ns[]. */
@@ -73,6 +78,8 @@ enum vm_stage {
 	ST_KVM_OPEN,
 	ST_VM_CREATE,
 	ST_MEMORY,
+	ST_SNAPSHOT_MAP, /* restore: guest RAM mapped from the snapshot (replaces memory..boot_info)
+	                  */
 	ST_IRQCHIP,
 	ST_KERNEL_LOAD,
 	ST_BOOT_INFO,
@@ -156,6 +163,26 @@ struct vm {
 	uint64_t crash_rip;
 	char reason[320];
 	int failed_stage; /* -1 if none */
+
+	/* Pausing every vCPU (snapshots, vmm/vcpu.c): a request kicks the vCPUs; each completes
+	 * its pending I/O and parks; the last to park runs on_paused, then all resume. */
+	struct {
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		atomic_bool req;
+		unsigned parked;
+		uint64_t gen;
+		void (*on_paused)(struct vm *vm);
+	} pause;
+	/* Snapshots (include/snapshot.h): the origin's request and result; what a read of the
+	 * guest ABI port PORT_SNAPSHOT returns (0: no snapshot, 1: the origin after a snapshot,
+	 * 0x80000000|id: a clone restored as instance id). */
+	const struct snapshot_request *snap_req;
+	atomic_bool snap_requested, snap_done, snap_stop;
+	int snap_result;
+	char snap_msg[320];
+	uint32_t snap_port;
+	void *snap_priv; /* the trigger's private state (timer thread, regex) */
 };
 
 uint64_t now_ns(void);
@@ -194,6 +221,10 @@ int irqchip_devices_init(struct vm *vm);
 int mem_setup(struct vm *vm);
 void mem_teardown(struct vm *vm);
 int vcpus_create(struct vm *vm);
+/* Create vCPU i (fd, kvm_run mapping) without setting any state (restore). 0 or -errno. */
+int vcpu_open(struct vm *vm, unsigned i);
+/* Pause every vCPU and run fn on the last one to park; they resume when it returns. */
+void vcpus_pause(struct vm *vm, void (*fn)(struct vm *vm));
 /* KVM_GET_SUPPORTED_CPUID into a fresh buffer with room for the entries fastvmm adds (free()
  * it), through the per-host cache of vmm/cpuid_cache.c; NULL with errno set on failure. */
 struct kvm_cpuid2 *vcpu_supported_cpuid(int kvm_fd);

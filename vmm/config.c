@@ -113,6 +113,10 @@ enum {
 	OPT_HUGEPAGES,
 	OPT_JAIL,
 	OPT_JAIL_CGROUP,
+	OPT_SNAPSHOT,
+	OPT_SNAPSHOT_AT,
+	OPT_SNAPSHOT_THEN,
+	OPT_RESTORE,
 };
 
 static const struct option longopts[] = {
@@ -132,6 +136,10 @@ static const struct option longopts[] = {
         {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
         {"jail", optional_argument, NULL, OPT_JAIL},
         {"jail-cgroup", required_argument, NULL, OPT_JAIL_CGROUP},
+        {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+        {"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
+        {"snapshot-then", required_argument, NULL, OPT_SNAPSHOT_THEN},
+        {"restore", required_argument, NULL, OPT_RESTORE},
         {"quiet", no_argument, NULL, 'q'},
         {"instances", required_argument, NULL, 'n'},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -180,6 +188,13 @@ void config_usage(FILE *out)
 	        "                       PIC/PIT, fast teardown); auto: split for images known to\n"
 	        "                       need no PIC/PIT, else kernel (default: auto)\n"
 	        "      --hugepages      back guest RAM with 2 MiB huge pages (hugetlbfs pool)\n"
+	        "      --snapshot DIR   save the running VM to DIR (state + sparse RAM, 0600)\n"
+	        "      --snapshot-at ready|exit-port|line:REGEX|SECONDS  when (default ready:\n"
+	        "                       the boot-timer write; exit-port: the guest writes port\n"
+	        "                       0x508; line: a console line matches; SECONDS after start)\n"
+	        "      --snapshot-then continue|stop  after saving (default continue)\n"
+	        "      --restore DIR    resume the VM saved in DIR; with -n N, N clones sharing\n"
+	        "                       its memory (each with its own disk overlays)\n"
 	        "  -q, --quiet          discard the guest console\n"
 	        "  -n, --instances N    batch: launch N instances, one process each (1-%d),\n"
 	        "                       then print the boot-time report (see README)\n"
@@ -270,22 +285,49 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 	opterr = 0;
 	int ch;
 	uint64_t v;
+	const char *snap_at = NULL, *fixed = NULL; /* fixed: a flag --restore cannot take */
 	while ((ch = getopt_long(argc, argv, ":k:i:c:m:p:t:n:qvhV", longopts, NULL)) != -1) {
 		switch (ch) {
+		case OPT_SNAPSHOT:
+			if (!*optarg)
+				return err_set(e, -EINVAL, "--snapshot: empty directory name");
+			c->snap.dir = optarg;
+			break;
+		case OPT_SNAPSHOT_AT:
+			snap_at = optarg;
+			if (snapshot_parse_at(optarg, &c->snap, e) < 0)
+				return -EINVAL;
+			break;
+		case OPT_SNAPSHOT_THEN:
+			if (strcmp(optarg, "continue") && strcmp(optarg, "stop"))
+				return err_set(e, -EINVAL,
+				               "--snapshot-then: '%s' is not continue or stop",
+				               optarg);
+			c->snap.stop_after = !strcmp(optarg, "stop");
+			break;
+		case OPT_RESTORE:
+			if (!*optarg)
+				return err_set(e, -EINVAL, "--restore: empty directory name");
+			c->restore = optarg;
+			break;
 		case 'k':
+			fixed = "--kernel";
 			if (!*optarg)
 				return err_set(e, -EINVAL, "--kernel: empty file name");
 			c->vm.kernel_path = optarg;
 			break;
 		case 'i':
+			fixed = "--initrd";
 			if (!*optarg)
 				return err_set(e, -EINVAL, "--initrd: empty file name");
 			c->vm.initrd_path = optarg;
 			break;
 		case 'c':
+			fixed = "--cmdline";
 			c->vm.cmdline = optarg;
 			break;
 		case 'm':
+			fixed = "--mem";
 			if (parse_size(optarg, &v) < 0)
 				return err_set(e, -EINVAL,
 				               "--mem: '%s' is not a size (e.g. 128M, 1G)", optarg);
@@ -298,6 +340,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->vm.mem_size = v;
 			break;
 		case 'p':
+			fixed = "--cpus";
 			if (parse_uint(optarg, 1, VM_MAX_CPUS, &v) < 0)
 				return err_set(e, -EINVAL,
 				               "--cpus: '%s' is not a number from 1 to %d", optarg,
@@ -320,6 +363,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->timings = true;
 			break;
 		case OPT_DISK:
+			fixed = "--disk";
 			if (c->vm.ndisks >= VM_MAX_DISKS)
 				return err_set(e, -EINVAL, "--disk: at most %d disks",
 				               VM_MAX_DISKS);
@@ -328,6 +372,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->vm.ndisks++;
 			break;
 		case OPT_NET:
+			fixed = "--net";
 			if (!strcmp(optarg, "none"))
 				break;
 			if (strcmp(optarg, "tap") && strncmp(optarg, "tap=", 4))
@@ -342,6 +387,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->vm.net[c->vm.nnets++].tap = optarg[3] == '=' ? optarg + 4 : NULL;
 			break;
 		case OPT_MAC:
+			fixed = "--mac";
 			if (parse_mac(optarg, c->vm.mac) < 0)
 				return err_set(
 				        e, -EINVAL,
@@ -380,6 +426,7 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->vm.jail.cgroup = optarg;
 			break;
 		case OPT_DISCOVERY:
+			fixed = "--virtio-discovery";
 			if (!strcmp(optarg, "auto"))
 				c->vm.discovery = DISCOVERY_AUTO;
 			else if (!strcmp(optarg, "cmdline"))
@@ -459,6 +506,26 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 		if (batch_only)
 			return err_set(e, -EINVAL, "%s: only with -n (batch mode)", batch_only);
 	}
+	if (c->restore && fixed)
+		return err_set(e, -EINVAL,
+		               "%s: not with --restore (the snapshot fixes the "
+		               "configuration)",
+		               fixed);
+	if (c->restore && c->snap.dir)
+		return err_set(e, -EINVAL, "--snapshot: not with --restore");
+	if (!c->snap.dir && (snap_at || c->snap.stop_after))
+		return err_set(e, -EINVAL, "%s: only with --snapshot DIR",
+		               snap_at ? "--snapshot-at" : "--snapshot-then");
+	if (c->snap.dir && c->n)
+		return err_set(e, -EINVAL,
+		               "--snapshot: not with -n (snapshot one VM, restore "
+		               "it with --restore DIR -n N)");
+	if (c->snap.dir && c->vm.jail.on)
+		return err_set(e, -EINVAL,
+		               "--snapshot: not with --jail (the jail's user cannot write the "
+		               "snapshot directory; jail the restores)");
+	if (c->snap.dir && !snap_at)
+		c->snap.at = SNAP_AT_READY;
 	if (c->console && c->log_dir)
 		return err_set(e, -EINVAL, "--console: cannot be combined with --log-dir");
 	/* A tap name template must fit for the largest instance id it is expanded with. */

@@ -8,6 +8,7 @@
 #include "irqchip.h"
 #include "layout.h"
 #include "log.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 int kvm_open_dev(struct vm *vm)
@@ -208,8 +209,10 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 
 int mem_setup(struct vm *vm)
 {
-	int r = vm->cfg->hugepages ? gm_init_huge(&vm->mem, vm->cfg->mem_size)
-	                           : gm_init(&vm->mem, vm->cfg->mem_size);
+	/* A restore maps the snapshot's RAM file copy-on-write: clones share its pages. */
+	int r = vm->cfg->snap ? gm_init_file(&vm->mem, vm->cfg->mem_size, vm->cfg->snap->mem_fd)
+	        : vm->cfg->hugepages ? gm_init_huge(&vm->mem, vm->cfg->mem_size)
+	                             : gm_init(&vm->mem, vm->cfg->mem_size);
 	if (r < 0 && vm->cfg->hugepages) {
 		snprintf(
 		        vm->reason, sizeof(vm->reason),

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "serve.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #ifndef FASTVMM_VERSION
@@ -123,10 +124,18 @@ int main(int argc, char **argv)
 	if (!cli.vm.kernel_path)
 		cli.vm.kernel_path = default_kernel(defk, sizeof(defk));
 
-	/* Inputs are parsed once, before any KVM work; a bad file costs no VM. */
+	/* Inputs are parsed once, before any KVM work; a bad file costs no VM. A restore's
+	 * input is the snapshot (include/snapshot.h): it fixes the whole configuration. */
 	struct kernel_image kernel;
-	if (kernel_open(&kernel, cli.vm.kernel_path, &e) < 0) {
+	static struct snapshot snap;
+	if (cli.restore ? snapshot_configure(&snap, cli.restore, &cli.vm, cli.n, &kernel, &e) < 0
+	                : kernel_open(&kernel, cli.vm.kernel_path, &e) < 0) {
 		log_err("%s", e.msg);
+		return EXIT_USAGE;
+	}
+	if (cli.snap.dir && snapshot_check_dir(cli.snap.dir, &e) < 0) {
+		log_err("%s", e.msg);
+		kernel_close(&kernel);
 		return EXIT_USAGE;
 	}
 	/* Disk images: a missing, unwritable or unusable file is a bad argument, not a VMM
@@ -167,17 +176,29 @@ int main(int argc, char **argv)
 		log_err("--cmdline: out of memory");
 		return EXIT_VMM_FAILURE;
 	}
+	vm->snap_req = cli.snap.dir ? &cli.snap : NULL;
 	int status;
 	if (instance_build(&in) < 0) {
 		log_err("%s", vm->reason);
 		status = failure_status(vm);
+		if (cli.restore && vm->failed_stage != ST_KVM_OPEN)
+			status = EXIT_USAGE; /* the snapshot does not fit this host or itself */
 	} else {
+		if (snapshot_arm(vm) < 0)
+			log_warn("--snapshot-at: cannot install the trigger; no snapshot");
 		instance_run(&in);
+		snapshot_disarm(vm);
 		status = vm_exit_status(vm);
 		if (status != 0 && vm->outcome != VM_EXITED)
 			log_err("%s: %s", kernel.name, vm->reason);
 		else
 			log_info("%s: %s", kernel.name, vm->reason);
+		const char *why = snapshot_outcome(vm);
+		if (why) {
+			log_err("--snapshot %s: not saved: %s", cli.snap.dir, why);
+			if (!status)
+				status = EXIT_VMM_FAILURE;
+		}
 	}
 	if (cli.timings)
 		report_vm_text(vm, stderr);
@@ -196,5 +217,7 @@ int main(int argc, char **argv)
 	}
 	blob_close(&initrd);
 	kernel_close(&kernel);
+	if (cli.restore)
+		snapshot_close(&snap);
 	return status;
 }

@@ -103,7 +103,7 @@ static int ram_layout(struct guest_mem *gm, void *p, uint64_t size)
 	return 0;
 }
 
-int gm_init(struct guest_mem *gm, uint64_t size)
+static int gm_init_fd(struct guest_mem *gm, uint64_t size, int fd)
 {
 	memset(gm, 0, sizeof(*gm));
 	if (size < MiB || size % (4 * KiB))
@@ -112,7 +112,7 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 		return -E2BIG;
 	/* MAP_NORESERVE: guests touch a fraction of their RAM; pages fault in lazily. */
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	               MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	ram_advise(p, size);
@@ -168,6 +168,28 @@ int gm_init_huge(struct guest_mem *gm, uint64_t size)
 	ram_advise(al, size);
 	gm->huge = GM_HUGE_THP;
 	return ram_layout(gm, al, size);
+}
+
+int gm_init(struct guest_mem *gm, uint64_t size)
+{
+	return gm_init_fd(gm, size, -1);
+}
+
+int gm_init_file(struct guest_mem *gm, uint64_t size, int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	int r = gm_init_fd(gm, size, fd);
+	if (r == 0) { /* the whole RAM is file-backed: gm_resident() reads the page table */
+		gm->file[0] = (struct gm_file){.gpa = 0, .len = gm->region[0].size};
+		gm->nfile = 1;
+		if (gm->nr > 1) {
+			gm->file[1] = (struct gm_file){.gpa = gm->region[1].gpa,
+			                               .len = gm->region[1].size};
+			gm->nfile = 2;
+		}
+	}
+	return r;
 }
 
 void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t size)

@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "log.h"
 #include "sandbox.h"
+#include "snapshot.h"
 #include "virtio.h"
 #include "vmm.h"
 
@@ -22,6 +23,7 @@ const char *const vm_stage_names[ST_COUNT] = {
         [ST_KVM_OPEN] = "kvm_open",
         [ST_VM_CREATE] = "vm_create",
         [ST_MEMORY] = "memory",
+        [ST_SNAPSHOT_MAP] = "snapshot_map",
         [ST_IRQCHIP] = "irqchip",
         [ST_KERNEL_LOAD] = "kernel_load",
         [ST_BOOT_INFO] = "boot_info",
@@ -184,6 +186,8 @@ int devices_setup(struct vm *vm)
 		r = acpi_sleep_init(vm);
 	if (!r)
 		r = irqchip_devices_init(vm);
+	if (!r)
+		r = snapshot_port_init(vm);
 	if (!r) {
 		r = virtio_setup(vm); /* names the device and the cause in vm->reason */
 		if (r < 0)
@@ -224,6 +228,28 @@ static const struct stage boot_stages[] = {
         {ST_VCPUS, vcpus_create, vcpus_destroy},
 };
 
+/* A restore (cfg->snap, include/snapshot.h): the snapshot's RAM file is mapped copy-on-write
+ * in place of fresh memory, kernel and boot tables; irqchip, devices and vCPUs are created as
+ * for a boot and then given the saved state. */
+static const struct stage restore_stages[] = {
+        {ST_KVM_OPEN, kvm_open_dev, kvm_close_dev},
+        {ST_VM_CREATE, kvm_create_vm, kvm_destroy_vm},
+        {ST_SNAPSHOT_MAP, mem_setup, mem_teardown},
+        {ST_IRQCHIP, snapshot_stage_irqchip, nothing},
+        {ST_DEVICES, snapshot_stage_devices, devices_teardown},
+        {ST_VCPUS, snapshot_stage_vcpus, vcpus_destroy},
+};
+
+static const struct stage *stages_of(const struct vm *vm, size_t *n)
+{
+	if (vm->cfg->snap) {
+		*n = ARRAY_SIZE(restore_stages);
+		return restore_stages;
+	}
+	*n = ARRAY_SIZE(boot_stages);
+	return boot_stages;
+}
+
 static void vm_init_state(struct vm *vm)
 {
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -232,6 +258,8 @@ static void vm_init_state(struct vm *vm)
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause.lock, NULL);
+	pthread_cond_init(&vm->pause.cond, NULL);
 	vm->failed_stage = -1;
 }
 
@@ -240,15 +268,17 @@ int pipeline_run(struct vm *vm)
 	if (!vm->t0)
 		vm->t0 = now_ns();
 	vm_init_state(vm);
-	for (size_t i = 0; i < ARRAY_SIZE(boot_stages); i++) {
-		const struct stage *s = &boot_stages[i];
+	size_t n;
+	const struct stage *stages = stages_of(vm, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct stage *s = &stages[i];
 		int r = s->run(vm);
 		if (r < 0) {
 			vm->failed_stage = (int)s->id;
 			vm->outcome = VM_FAILED;
 			/* The failed stage may have done part of its work: undo it too. */
 			for (size_t j = i + 1; j-- > 0;)
-				boot_stages[j].undo(vm);
+				stages[j].undo(vm);
 			return r;
 		}
 		vm_mark(vm, s->id);
@@ -258,9 +288,13 @@ int pipeline_run(struct vm *vm)
 
 void pipeline_teardown(struct vm *vm)
 {
-	for (size_t j = ARRAY_SIZE(boot_stages); j-- > 0;)
-		boot_stages[j].undo(vm);
+	size_t n;
+	const struct stage *stages = stages_of(vm, &n);
+	for (size_t j = n; j-- > 0;)
+		stages[j].undo(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->pause.lock);
+	pthread_cond_destroy(&vm->pause.cond);
 }
 
 /* ---- running ---- */

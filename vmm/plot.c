@@ -12,7 +12,7 @@
 #define LEGEND 60.0
 
 static const char *const colour[ST_COUNT] = {
-        "#9e9e9e", "#8c564b", "#e377c2", "#d62728", "#ff7f0e", "#bcbd22",
+        "#9e9e9e", "#8c564b", "#e377c2", "#f7b6d2", "#d62728", "#ff7f0e", "#bcbd22",
         "#17becf", "#1f77b4", "#2ca02c", "#98df8a", "#9467bd", "#393b79",
 };
 

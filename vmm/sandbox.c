@@ -130,6 +130,53 @@ static const unsigned long allowed_ioctls[] = {
         TCGETS,       KVM_SET_GSI_ROUTING,
 };
 
+static int snapshot_dirfd = -1;
+
+void sandbox_allow_snapshot(int dirfd)
+{
+	snapshot_dirfd = dirfd;
+}
+
+/* The save of vmm/snapshot.c: state ioctls on open fds, and files only under the directory
+ * fd. openat's flags are not restricted (O_CREAT|O_WRONLY is what it needs), and an fd from
+ * openat could be any file the *at name reaches: the name is relative to dirfd, but a ".."
+ * or an absolute name is not refused by the filter (seccomp cannot read the string). */
+static const unsigned long snapshot_ioctls[] = {
+        KVM_GET_CLOCK,          KVM_GET_CPUID2, KVM_GET_DEBUGREGS,   KVM_GET_FPU,
+        KVM_GET_IRQCHIP,        KVM_GET_LAPIC,  KVM_GET_MP_STATE,    KVM_GET_MSRS,
+        KVM_GET_MSR_INDEX_LIST, KVM_GET_PIT2,   KVM_GET_VCPU_EVENTS, KVM_GET_XCRS,
+        KVM_GET_XSAVE,          KVM_GET_XSAVE2, KVM_CHECK_EXTENSION,
+};
+
+static int rules_snapshot(scmp_filter_ctx ctx)
+{
+	if (snapshot_dirfd < 0)
+		return 0;
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(snapshot_ioctls) && !r; i++)
+		r = seccomp_rule_add(
+		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)snapshot_ioctls[i]));
+	static const int sys[] = {SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+	                          SCMP_SYS(dup)};
+	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	scmp_datum_t d = (scmp_datum_t)snapshot_dirfd;
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, d));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, d));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat), 2,
+		                     SCMP_A0(SCMP_CMP_EQ, d), SCMP_A2(SCMP_CMP_EQ, d));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 2,
+		                     SCMP_A0(SCMP_CMP_EQ, d), SCMP_A2(SCMP_CMP_EQ, d));
+	return r;
+}
+
 static int rules_common(scmp_filter_ctx ctx)
 {
 	static const int sys[] = {
@@ -187,6 +234,8 @@ static int rules_common(scmp_filter_ctx ctx)
 	 * flags live in memory a filter cannot read, so it is refused softly everywhere. */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (!r)
+		r = rules_snapshot(ctx);
 	return r;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpuid_cache.h"
@@ -184,6 +185,24 @@ static int set_boot_regs(struct vcpu *v)
 	return 0;
 }
 
+int vcpu_open(struct vm *vm, unsigned i)
+{
+	struct vcpu *v = &vm->vcpu[i];
+	v->vm = vm;
+	v->id = i;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+	if (v->fd < 0)
+		return set_reason_errno(vm, "KVM_CREATE_VCPU", i);
+	vm->nr_vcpus++;
+	v->run_size = (size_t)vm->run_size;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		return set_reason_errno(vm, "mmap(kvm_run)", i);
+	}
+	return 0;
+}
+
 int vcpus_create(struct vm *vm)
 {
 	/* The supported set is the same for every VM: a batch launcher asks once. */
@@ -199,21 +218,9 @@ int vcpus_create(struct vm *vm)
 	int r = mine ? 0 : -ENOMEM;
 	for (unsigned i = 0; r == 0 && i < vm->cfg->cpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
-		v->vm = vm;
-		v->id = i;
-		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
-		if (v->fd < 0) {
-			r = set_reason_errno(vm, "KVM_CREATE_VCPU", i);
+		r = vcpu_open(vm, i);
+		if (r < 0)
 			break;
-		}
-		vm->nr_vcpus++;
-		v->run_size = (size_t)vm->run_size;
-		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-		if (v->run == MAP_FAILED) {
-			v->run = NULL;
-			r = set_reason_errno(vm, "mmap(kvm_run)", i);
-			break;
-		}
 		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 		memcpy(mine, cpuid, cpuid_size);
 		patch_cpuid(mine, i, vm->cfg->cpus, khz > 0 ? (uint32_t)khz : 0, vm->tsc_deadline);
@@ -345,11 +352,115 @@ static void handle_mmio(struct vcpu *v)
 	bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
 }
 
-static void vcpu_loop(struct vcpu *v)
+/* Serve the exit KVM_RUN just returned with. */
+static void vcpu_exit(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_pio(v);
+		break;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		break;
+	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_IOAPIC_EOI: /* split irqchip: EOI of a level-triggered vector */
+		ioapic_eoi(&vm->ioapic, run->eoi.vector);
+		break;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; nothing can wake this CPU. */
+		vm_stop(vm, VM_SHUTDOWN, 0, "vCPU %u halted with nothing to wake it", v->id);
+		break;
+	case KVM_EXIT_SHUTDOWN: {
+		uint64_t rip;
+		linear_rip(v, &rip);
+		vm_stop(vm, VM_CRASHED, 0, "guest crashed: triple fault on vCPU %u at rip 0x%llx",
+		        v->id, (unsigned long long)rip);
+		break;
+	}
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH)
+			vm_stop(vm, VM_CRASHED, 0, "guest reported a crash (system event)");
+		else
+			vm_stop(vm, VM_SHUTDOWN, 0, "guest shut down (system event %u)",
+			        run->system_event.type);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		internal_error(v);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_stop(vm, VM_INTERNAL, 0, "vCPU %u: VM entry failed (hardware reason 0x%llx)",
+		        v->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	default:
+		vm_stop(vm, VM_INTERNAL, 0, "vCPU %u: unhandled KVM exit reason %u", v->id,
+		        run->exit_reason);
+		break;
+	}
+}
+
+/* Pause protocol (snapshots). A parked vCPU has no exit half-done: KVM completes a pending
+ * port/MMIO read or string I/O only on the next KVM_RUN, so one KVM_RUN with immediate_exit
+ * set finishes it and returns at once (Documentation/virt/kvm/api.rst, immediate_exit). The
+ * last vCPU to park runs the pause's function while the others wait. */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	v->run->immediate_exit = 1;
+	while (ioctl(v->fd, KVM_RUN, 0) == 0) /* the completion made a new exit: serve it */
+		vcpu_exit(v);
+	v->run->immediate_exit = 0;
+	pthread_mutex_lock(&vm->pause.lock);
+	uint64_t gen = vm->pause.gen;
+	if (++vm->pause.parked == vm->nr_vcpus) {
+		if (!atomic_load(&vm->stopping) && vm->pause.on_paused)
+			vm->pause.on_paused(vm);
+		vm->pause.parked = 0;
+		vm->pause.on_paused = NULL;
+		vm->pause.gen++;
+		atomic_store(&vm->pause.req, false);
+		pthread_cond_broadcast(&vm->pause.cond);
+	} else {
+		while (vm->pause.gen == gen && !atomic_load(&vm->stopping)) {
+			/* A stop's kick broadcasts without the lock: wait in slices. */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&vm->pause.cond, &vm->pause.lock, &ts);
+		}
+		if (vm->pause.gen == gen)
+			vm->pause.parked--; /* stopping: leave */
+	}
+	pthread_mutex_unlock(&vm->pause.lock);
+}
+
+void vcpus_pause(struct vm *vm, void (*fn)(struct vm *vm))
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	bool busy = atomic_load(&vm->pause.req);
+	if (!busy) {
+		vm->pause.on_paused = fn;
+		atomic_store(&vm->pause.req, true);
+	}
+	pthread_mutex_unlock(&vm->pause.lock);
+	if (!busy)
+		vcpus_kick(vm);
+}
+
+static void vcpu_loop(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
 	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pause.req)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (v->id == 0)
 			vm_mark(vm, ST_FIRST_RUN);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -359,51 +470,7 @@ static void vcpu_loop(struct vcpu *v)
 			break;
 		}
 		atomic_fetch_add_explicit(&vm->exits, 1, memory_order_relaxed);
-		switch (run->exit_reason) {
-		case KVM_EXIT_IO:
-			handle_pio(v);
-			break;
-		case KVM_EXIT_MMIO:
-			handle_mmio(v);
-			break;
-		case KVM_EXIT_INTR:
-			break;
-		case KVM_EXIT_IOAPIC_EOI: /* split irqchip: EOI of a level-triggered vector */
-			ioapic_eoi(&vm->ioapic, run->eoi.vector);
-			break;
-		case KVM_EXIT_HLT:
-			/* Only without an in-kernel LAPIC; nothing can wake this CPU. */
-			vm_stop(vm, VM_SHUTDOWN, 0, "vCPU %u halted with nothing to wake it",
-			        v->id);
-			break;
-		case KVM_EXIT_SHUTDOWN: {
-			uint64_t rip;
-			linear_rip(v, &rip);
-			vm_stop(vm, VM_CRASHED, 0,
-			        "guest crashed: triple fault on vCPU %u at rip 0x%llx", v->id,
-			        (unsigned long long)rip);
-			break;
-		}
-		case KVM_EXIT_SYSTEM_EVENT:
-			if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH)
-				vm_stop(vm, VM_CRASHED, 0, "guest reported a crash (system event)");
-			else
-				vm_stop(vm, VM_SHUTDOWN, 0, "guest shut down (system event %u)",
-				        run->system_event.type);
-			break;
-		case KVM_EXIT_INTERNAL_ERROR:
-			internal_error(v);
-			break;
-		case KVM_EXIT_FAIL_ENTRY:
-			vm_stop(vm, VM_INTERNAL, 0,
-			        "vCPU %u: VM entry failed (hardware reason 0x%llx)", v->id,
-			        (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-			break;
-		default:
-			vm_stop(vm, VM_INTERNAL, 0, "vCPU %u: unhandled KVM exit reason %u", v->id,
-			        run->exit_reason);
-			break;
-		}
+		vcpu_exit(v);
 	}
 }
 
@@ -429,6 +496,7 @@ static void kick_handler(int sig)
  * already inside. */
 void vcpus_kick(struct vm *vm)
 {
+	pthread_cond_broadcast(&vm->pause.cond); /* parked vCPUs re-check `stopping` */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
 		if (v->run)

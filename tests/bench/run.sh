@@ -19,3 +19,5 @@ echo "== fastvmm against its peers, one interleaved run (tests/bench/peers.py)"
 python3 "$here/peers.py" "$B/fastvmm" "$B/guests" "$B/bench/spawn_rss"
 echo
 python3 "$here/bench.py" "$B/fastvmm" "$B/guests"
+echo
+python3 "$here/snapshot_bench.py" "$B/fastvmm" "$B/guests"

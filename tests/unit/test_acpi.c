@@ -244,6 +244,49 @@ static void tables(void **state)
 	free(ram);
 }
 
+static const uint8_t *find(const uint8_t *h, size_t hl, const void *n, size_t nl)
+{
+	for (size_t i = 0; i + nl <= hl; i++)
+		if (!memcmp(h + i, n, nl))
+			return h + i;
+	return NULL;
+}
+
+/* The VM Generation ID device and the Generic Event Device that notifies it (issue 9). */
+static void vmgenid(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	struct acpi_mmio_dev d = {0xd0000000, 0x1000, 5};
+	int n = acpi_dsdt_body(buf, sizeof(buf), &d, 1);
+	assert_true(n > 0);
+	assert_non_null(find(buf, (size_t)n, "VMGENCTR", 9));
+	assert_non_null(find(buf, (size_t)n, "VM_GEN_COUNTER", 15));
+	assert_non_null(find(buf, (size_t)n, "ACPI0013", 9));
+	/* Name (ADDR, Package (2) {0xff000, 0}) */
+	static const uint8_t addr[] = {0x08, 'A',  'D',  'D',  'R',  0x12, 0x08,
+	                               0x02, 0x0c, 0x00, 0xf0, 0x0f, 0x00, 0x00};
+	assert_non_null(find(buf, (size_t)n, addr, sizeof(addr)));
+	/* Method (_EVT, 1) { Notify (VGEN, 0x80) } */
+	static const uint8_t evt[] = {0x14, 0x0d, '_', 'E', 'V', 'T',  0x01,
+	                              0x86, 'V',  'G', 'E', 'N', 0x0a, 0x80};
+	assert_non_null(find(buf, (size_t)n, evt, sizeof(evt)));
+	/* boot_acpi() writes a random ID; a clone's rewrite gives another. */
+	uint8_t *ram = calloc(1, 2 << 20);
+	struct guest_mem gm;
+	gm_init_buffer(&gm, ram, 2 << 20);
+	uint64_t rsdp;
+	struct err e;
+	assert_int_equal(boot_acpi(&gm, 1, &d, 1, &rsdp, &e), 0);
+	uint8_t a[16], b[16], z[16] = {0};
+	memcpy(a, ram + VMGENID_ADDR, 16);
+	assert_memory_not_equal(a, z, 16);
+	assert_int_equal(acpi_vmgenid_write(&gm), 0);
+	memcpy(b, ram + VMGENID_ADDR, 16);
+	assert_memory_not_equal(a, b, 16);
+	free(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +296,7 @@ int main(void)
 	        cmocka_unit_test(resources),
 	        cmocka_unit_test(dsdt_one_device),
 	        cmocka_unit_test(tables),
+	        cmocka_unit_test(vmgenid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,6 +96,9 @@ static void jail(void **state)
 	REJ("--jail: '': expected UID[:GID], UID+ or UID+:GID+", "--jail=");
 	REJ("--jail: 'x1': expected UID[:GID], UID+ or UID+:GID+", "--jail=x1");
 	REJ("--jail-cgroup: only with --jail", "--jail-cgroup", "none");
+	REJ("--snapshot: not with --jail (the jail's user cannot write the snapshot directory; "
+	    "jail the restores)",
+	    "--jail", "--snapshot", "/tmp/s");
 	REJ("--jail-cgroup: 'rel' is neither an absolute path nor 'none'", "--jail",
 	    "--jail-cgroup", "rel");
 }
