@@ -124,3 +124,21 @@ for i, (ram, cpus, ndev) in enumerate(((128 << 20, 1, 0), (8 << 20, 4, 3), (2 <<
         b += struct.pack("<QIB", 0xd0000000 + 0x1000 * k, 0x1000, 5 + k)
     b += struct.pack("<HBB", 4000, 2, 1) + b"console=ttyS0 reboot=k panic=-1" + b"\xff\x01"
     put("boot_info", "cfg%d" % i, b)
+
+
+# api: requests of tests/unit/test_api.c and t_serve.sh: method byte, path, NUL, body.
+API = [
+    (1, "/templates/hello", b'{"kernel": "/g/hello.elf", "mem": "16M", "cpus": 1, "pool": 2}'),
+    (1, "/templates/blk", b'{"kernel": "/g/blk_rw.elf", "cmdline": "console=ttyS0 sector=77", '
+        b'"disks": [{"path": "/tmp/d.img", "cow": true}], "nets": [{"tap": "fv%u"}], "timeout_ms": 5000}'),
+    (2, "/vms", b'{"template": "hello", "cmdline_append": "exit=3", "wait": "exit", "timeout_ms": 2000}'),
+    (2, "/vms", b'{"template": "hello", "mac": "52:54:00:12:34:56", "wait": "ready"}'),
+    (0, "/vms/1/console", b""),
+    (0, "/vms?state=exited", b""),
+    (3, "/vms/7", b""),
+    (3, "/templates/hello", b""),
+    (0, "/metrics", b""),
+    (2, "/vms", b'{"template": 1, "bogus": [}'),
+]
+for i, (m, path, body) in enumerate(API):
+    put("api", "req%d" % i, bytes([m]) + path.encode() + b"\0" + body)
