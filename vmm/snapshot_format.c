@@ -58,7 +58,7 @@ struct wbuf {
 
 static void put(struct wbuf *w, const void *src, size_t n)
 {
-	if (w->oom)
+	if (w->oom || !n) /* n == 0: src may be NULL (no XSAVE area), which memcpy may not get */
 		return;
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 4096;
