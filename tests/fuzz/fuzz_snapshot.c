@@ -16,20 +16,7 @@
 #include "snapshot.h"
 #include "virtio.h"
 
-#define HDR 32
-
-static void seal(uint8_t *buf, size_t len)
-{
-	uint64_t body = len - HDR;
-	uint32_t version = SNAP_VERSION, flags = 0, body_crc = crc32c(0, buf + HDR, body);
-	memcpy(buf, SNAP_MAGIC, 8);
-	memcpy(buf + 8, &version, 4);
-	memcpy(buf + 12, &flags, 4);
-	memcpy(buf + 16, &body, 8);
-	memcpy(buf + 24, &body_crc, 4);
-	uint32_t hdr_crc = crc32c(0, buf, 28);
-	memcpy(buf + 28, &hdr_crc, 4);
-}
+#define HDR SNAP_HDR_LEN
 
 /* A small valid snapshot: n vCPUs, d disks, k NICs. NULL on allocation failure. */
 static uint8_t *valid(struct fz *f, size_t *len)
@@ -119,14 +106,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(buf = malloc(len)))
 			return 0;
 		memcpy(buf + HDR, f.p, f.n);
-		seal(buf, len);
+		snapshot_seal(buf, len, SNAP_VERSION);
 		break;
 	case 2:
 		if (!(buf = valid(&f, &len)))
 			return 0;
 		for (size_t i = 0; f.n && i < len - HDR; i++)
 			buf[HDR + i] ^= fz_u8(&f);
-		seal(buf, len);
+		snapshot_seal(buf, len, SNAP_VERSION);
 		break;
 	}
 	check(buf, len);
