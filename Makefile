@@ -92,10 +92,16 @@ unit: $(UNIT_BIN)
 boot-test: all
 	tests/boot/run.sh $(B)/fastvmm $(B)/guests
 
-# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree.
+# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree; then
+# that build inside the nested harness's L1 for the own-guest, serve, snapshot and one Linux
+# and OSv scenario (the only sanitized guest runs on a host without /dev/kvm, where the boot
+# tests skip).
+SAN_NESTED ?= ^(own-.*|split-own-irq.*|kernel-own-irq|split-virtio-blk-acpi|osv-hello|osv-serve-pool|snapshot-osv-clones)$$
 sanitize:
 	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit boot-test
+	NESTED_FASTVMM=$(B)/san/fastvmm NESTED_GUESTS=$(B)/san/guests NESTED_ONLY='$(SAN_NESTED)' \
+		tests/nested/run.sh
 
 test-nested: all
 	tests/nested/run.sh
