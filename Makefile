@@ -64,7 +64,7 @@ $(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a $(NOTLS)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) $(STATIC) -o $@ $^ $(LDLIBS)
 
-$(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h include/layout.h
+$(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h guests/apic_guest.h include/layout.h
 	@mkdir -p $(dir $@)
 	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
 $(B)/guests/%.o: guests/%.S
