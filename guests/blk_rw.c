@@ -1,7 +1,7 @@
 /* guests/blk_rw.c — virtio-blk through a tiny polled driver: writes a pattern to sector
  * `sector=` (default 8) split over two data descriptors, flushes (no data descriptor), reads
  * it back, verifies, asks for the device ID, zeroes sector+1 with WRITE_ZEROES (if offered) and
- * checks it reads back as zeros, and exits 0. A write refused with IOERR (ro disk)
+ * checks it reads back as zeros (wz=0: skipped), and exits 0. A write refused with IOERR (ro disk)
  * prints "blk_rw: write status 1" and exits 3; any other failure exits 1.
  * irq=1: every request waits in HLT for the device's interrupt (its IOAPIC pin, edge, vector
  * 0x31, programmed before the boot-timer write, so a snapshot at `ready` holds it) instead of
@@ -160,6 +160,8 @@ void guest_main(const char *cmdline)
 		guest_exit(1);
 	}
 	uint32_t cap_lo = mmio_rd(base, 0x100);
+	/* wz=0: no WRITE_ZEROES (an image on tmpfs, which has no FALLOC_FL_ZERO_RANGE) */
+	unsigned wz = cmdline_uint(cmdline, "wz", 1);
 	dev_base = base;
 	if (cmdline_uint(cmdline, "irq", 0)) {
 		unsigned pin = cmdline_virtio_irq(cmdline, 0);
@@ -195,7 +197,7 @@ void guest_main(const char *cmdline)
 			guest_exit(1);
 		}
 	request(base, T_GET_ID, 0, false);
-	if (offered & F_WRITE_ZEROES) {
+	if ((offered & F_WRITE_ZEROES) && wz) {
 		st = request(base, T_WRITE_ZEROES, sector + 1, false);
 		for (unsigned i = 0; i < 512; i++)
 			data[i] = 0xee;

@@ -60,11 +60,12 @@ per_mode() {
 	# snapshotted at ready with its IOAPIC pin programmed, restored as 3 clones (own cow
 	# overlays) and once onto the image. A restore that lost the GSI routes would leave the
 	# guest halted until --timeout. Under split, "msis":0 says no interrupt went through
-	# fastvmm's IOAPIC: the irqfd -> MSI route delivered every one in the kernel.
+	# fastvmm's IOAPIC: the irqfd -> MSI route delivered every one in the kernel. wz=0: no
+	# WRITE_ZEROES, which a plain image on tmpfs (TMPDIR) cannot do.
 	local img=$TMP/irq-$m.img D=$TMP/blkirq-$m
 	truncate -s 4M "$img"
 	run blkirq-origin-$m --irqchip "$m" --kernel "$GUESTS/blk_rw.elf" --disk "$img" \
-		--cmdline "console=ttyS0 sector=33 irq=1" --snapshot "$D" --snapshot-then stop
+		--cmdline "console=ttyS0 sector=33 irq=1 wz=0" --snapshot "$D" --snapshot-then stop
 	expect_rc "[$m] irq disk origin stops at its snapshot" 0
 	local sum
 	sum=$(md5sum <"$img")
@@ -122,11 +123,12 @@ expect_rc "a snapshot point never reached: exit status 70" 70
 expect_err "a snapshot point never reached says so" 'not saved: the guest never reached the snapshot point'
 
 # A disk: snapshotted once the driver is up (ready), restored as 3 clones that each write
+# (wz=0: no WRITE_ZEROES, which a plain image on a tmpfs TMPDIR cannot do)
 # through their own cow overlay (the image stays bit-identical), then once onto the image.
 img=$TMP/disk.img
 truncate -s 4M "$img"
 D=$TMP/blk
-run blk-origin --kernel "$GUESTS/blk_rw.elf" --disk "$img" --cmdline "console=ttyS0 sector=77" \
+run blk-origin --kernel "$GUESTS/blk_rw.elf" --disk "$img" --cmdline "console=ttyS0 sector=77 wz=0" \
 	--snapshot "$D" --snapshot-then stop
 expect_rc "disk origin stops at its snapshot" 0
 if grep -q 'wrote, flushed' "$OUT"; then not_ok "disk origin ran past the snapshot" "$OUT"; else ok "disk origin stopped before writing"; fi
