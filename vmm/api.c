@@ -45,6 +45,7 @@ void api_action_free(struct action *a)
 {
 	struct template_spec *t = &a->tmpl;
 	free(t->kernel);
+	free(t->snapshot);
 	free(t->initrd);
 	free(t->cmdline);
 	free(t->ready);
@@ -132,13 +133,27 @@ static int get_bool(json_t *o, const char *key, bool *out, char *err, size_t err
 
 static int parse_template(struct template_spec *t, json_t *o, char *err, size_t err_len)
 {
-	static const char *const fields[] = {"kernel", "initrd",     "cmdline", "mem",
-	                                     "cpus",   "disks",      "nets",    "pool",
-	                                     "ready",  "timeout_ms", NULL};
+	static const char *const fields[] = {"kernel", "snapshot", "initrd",     "cmdline",
+	                                     "mem",    "cpus",     "disks",      "nets",
+	                                     "pool",   "ready",    "timeout_ms", NULL};
 	TRY(check_fields(o, fields, "template", err, err_len));
+	TRY(get_string(o, "snapshot", PATH_MAX, &t->snapshot, err, err_len));
+	if (t->snapshot) {
+		/* A snapshot's clones are the VM it saved: nothing of the machine can differ. */
+		static const char *const fixed[] = {"kernel", "initrd", "cmdline", "mem",
+		                                    "cpus",   "disks",  "nets",    NULL};
+		if (!*t->snapshot)
+			FAIL(400, "snapshot: empty directory name");
+		for (const char *const *f = fixed; *f; f++)
+			if (json_object_get(o, *f))
+				FAIL(400,
+				     "%s: not with snapshot (the snapshot fixes the configuration)",
+				     *f);
+	}
 	TRY(get_string(o, "kernel", PATH_MAX, &t->kernel, err, err_len));
-	if (!t->kernel || !*t->kernel)
-		FAIL(400, "kernel: required (a path on the daemon's host)");
+	if (!t->snapshot && (!t->kernel || !*t->kernel))
+		FAIL(400, "kernel: required (a path on the daemon's host), or snapshot (a "
+		          "snapshot directory)");
 	TRY(get_string(o, "initrd", PATH_MAX, &t->initrd, err, err_len));
 	TRY(get_string(o, "cmdline", CMDLINE_MAX - 1 - PATCH_CMDLINE_MAX, &t->cmdline, err,
 	               err_len));

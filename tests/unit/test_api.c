@@ -126,6 +126,16 @@ static void template_ok(void **state)
 	assert_null(a.tmpl.cmdline);
 	assert_int_equal(parse("PUT", "/templates/t", "{\"kernel\": \"/k\"}"), 0);
 	assert_int_equal(a.tmpl.mem, 128 * MiB);
+	assert_null(a.tmpl.snapshot);
+	/* A snapshot's clones: no kernel, and what the machine is comes from the snapshot. */
+	assert_int_equal(parse("PUT", "/templates/s",
+	                       "{\"snapshot\": \"/snap\", \"pool\": 2, \"ready\": \"^count=9$\", "
+	                       "\"timeout_ms\": 900}"),
+	                 0);
+	assert_string_equal(a.tmpl.snapshot, "/snap");
+	assert_null(a.tmpl.kernel);
+	assert_int_equal(a.tmpl.pool, 2);
+	assert_int_equal(a.tmpl.timeout_ms, 900);
 }
 
 /* Each of these bodies is a 400 whose reason contains the given text. */
@@ -138,7 +148,14 @@ static const struct {
         {"[]", "must be a JSON object"},
         {"\"kernel\"", "must be a JSON object"},
         {"{\"kernel\": \"/k\", \"kernel\": \"/j\"}", "malformed JSON"}, /* duplicate key */
-        {"{}", "kernel: required"},
+        {"{}", "kernel: required (a path on the daemon's host), or snapshot"},
+        {"{\"snapshot\": \"\"}", "snapshot: empty directory name"},
+        {"{\"snapshot\": 7}", "snapshot: must be a string"},
+        {"{\"snapshot\": \"/s\", \"kernel\": \"/k\"}", "kernel: not with snapshot"},
+        {"{\"snapshot\": \"/s\", \"mem\": 64}", "mem: not with snapshot (the snapshot fixes"},
+        {"{\"snapshot\": \"/s\", \"cmdline\": \"x\"}", "cmdline: not with snapshot"},
+        {"{\"snapshot\": \"/s\", \"disks\": []}", "disks: not with snapshot"},
+        {"{\"snapshot\": \"/s\", \"nets\": [{}]}", "nets: not with snapshot"},
         {"{\"kernel\": \"\"}", "kernel: required"},
         {"{\"kernel\": 5}", "kernel: must be a string"},
         {"{\"kernel\": \"/k\\u0000x\"}", "is not allowed"},
