@@ -334,6 +334,7 @@ static void split_rejects(void **state)
 	refix(b2, len + sec);
 	expect_reject(b2, len + sec, "split irqchip section appears twice");
 	free(b2);
+	free(buf);
 
 	/* The mode and the section must agree: a split snapshot with KVM's irqchip section,
 	 * an in-kernel one with the split record, and a split one with neither. */
