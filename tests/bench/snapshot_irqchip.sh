@@ -27,6 +27,8 @@ for r in $(seq "$REPS"); do
 		j=$("$F" --restore "$T/$m" --json -q </dev/null)
 		add "rest-$m-run" "$(echo "$j" | stage first_run)"
 		c=$(echo "$j" | stage vm_create) s=$(echo "$j" | stage snapshot_map)
+		add "rest-$m-create" "$c"
+		add "rest-$m-start" "$(echo "$(echo "$j" | stage vcpus) $(echo "$j" | stage first_run)" | awk '{print $2 - $1}')"
 		i=$(echo "$j" | stage irqchip) d=$(echo "$j" | stage devices)
 		v=$(echo "$j" | stage vcpus)
 		add "rest-$m-map" "$(echo "$c $s" | awk '{print $2 - $1}')"
@@ -49,10 +51,12 @@ echo "== restores by irqchip mode: $REPS rounds, medians in ms; 128 MiB own gues
 echo "                                               split    kernel"
 echo "  one VM, start -> first KVM_RUN, cold boot:  $(med cold-split-run)  $(med cold-kernel-run)"
 echo "  one VM, start -> first KVM_RUN, restore:    $(med rest-split-run)  $(med rest-kernel-run)"
+echo "    kvm_open + vm_create (from start):        $(med rest-split-create)  $(med rest-kernel-create)"
 echo "    snapshot_map stage:                       $(med rest-split-map)  $(med rest-kernel-map)"
 echo "    irqchip stage (create + saved state):     $(med rest-split-irq)  $(med rest-kernel-irq)"
 echo "    devices stage:                            $(med rest-split-dev)  $(med rest-kernel-dev)"
 echo "    vcpus stage (vCPU state, clock):          $(med rest-split-vcpu)  $(med rest-kernel-vcpu)"
+echo "    vcpus -> first KVM_RUN (sandbox, threads): $(med rest-split-start)  $(med rest-kernel-start)"
 echo "  -n $N clones, request -> last first KVM_RUN: $(med n-split-last)  $(med n-kernel-last)"
 echo "  -n $N clones, first KVM_RUN p50:             $(med n-split-p50)  $(med n-kernel-p50)"
 echo "  -n $N clones, wall (all exited and reaped):  $(med n-split-wall)  $(med n-kernel-wall)"
