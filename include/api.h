@@ -48,9 +48,12 @@ struct template_spec {
 	unsigned nnets;
 };
 
-/* POST /vms */
+/* POST /vms: from a template, or from a snapshot directory (a one-off clone, restored on the
+ * request path; snapshot[0] == 0: none) */
+#define VM_SNAPSHOT_MAX 4000
 struct vm_request {
 	char template_name[TEMPLATE_NAME_MAX + 1];
+	char snapshot[VM_SNAPSHOT_MAX + 1];
 	char cmdline_append[PATCH_CMDLINE_MAX];
 	enum wait_for wait;
 	uint64_t timeout_ms; /* overrides the template's if timeout_set */

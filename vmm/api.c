@@ -250,17 +250,35 @@ static int parse_template(struct template_spec *t, json_t *o, char *err, size_t 
 static int parse_vm_request(struct vm_request *r, json_t *o, char *err, size_t err_len)
 {
 	static const char *const fields[] = {
-	        "template", "cmdline_append", "wait", "timeout_ms", "mac", NULL};
+	        "template", "snapshot", "cmdline_append", "wait", "timeout_ms", "mac", NULL};
 	TRY(check_fields(o, fields, "vm", err, err_len));
 	char *s = NULL;
+	TRY(get_string(o, "snapshot", VM_SNAPSHOT_MAX, &s, err, err_len));
+	if (s) {
+		bool empty = !*s;
+		snprintf(r->snapshot, sizeof(r->snapshot), "%s", s);
+		free(s);
+		s = NULL;
+		if (empty)
+			FAIL(400, "snapshot: empty directory name");
+		if (json_object_get(o, "template"))
+			FAIL(400, "template: not with snapshot (one or the other)");
+		/* The guest booted long ago: its command line and MAC are the saved ones. */
+		if (json_object_get(o, "cmdline_append") || json_object_get(o, "mac"))
+			FAIL(400, "%s: not with snapshot (the guest has booted already)",
+			     json_object_get(o, "mac") ? "mac" : "cmdline_append");
+	}
 	TRY(get_string(o, "template", TEMPLATE_NAME_MAX, &s, err, err_len));
+	if (!s && r->snapshot[0])
+		goto rest;
 	if (!s)
-		FAIL(400, "template: required");
+		FAIL(400, "template: required (or snapshot: a snapshot directory)");
 	bool ok = api_name_ok(s);
 	snprintf(r->template_name, sizeof(r->template_name), "%s", s);
 	free(s);
 	if (!ok)
 		FAIL(400, "template: '%s' is not a template name", r->template_name);
+rest:
 	s = NULL;
 	TRY(get_string(o, "cmdline_append", PATCH_CMDLINE_MAX - 1, &s, err, err_len));
 	if (s) {

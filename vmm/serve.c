@@ -752,8 +752,32 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		serve_error(r, 503, "the daemon is shutting down");
 		return 0;
 	}
-	struct template *t = template_find(q->template_name);
-	if (!t) {
+	struct template *t = NULL, *once = NULL;
+	if (q->snapshot[0]) {
+		/* A one-off clone: the snapshot is read and checked here, on the request path (as
+		 * --restore does; a hostile one is a 400 and no VM is built), then restored in a
+		 * cold instance like a template's clone. The daemon's copy goes once forked. */
+		if (S.live_vms >= S.o.max_vms) {
+			S.fail_capacity++;
+			serve_error(r, 503, "%u VMs running, the limit (--max-vms)", S.o.max_vms);
+			return 0;
+		}
+		struct err e = {{0}};
+		once = calloc(1, sizeof(*once));
+		if (!once) {
+			serve_error(r, 500, "out of memory");
+			return 0;
+		}
+		if (snapshot_configure(&once->snap, q->snapshot, &once->cfg, 1, &once->kernel, &e) <
+		    0) {
+			free(once);
+			serve_error(r, 400, "snapshot: %s", e.msg);
+			return 0;
+		}
+		once->have_snap = true;
+		once->cfg.quiet = true;
+		t = once;
+	} else if (!(t = template_find(q->template_name))) {
 		S.fail_no_template++;
 		serve_error(r, 404, "template '%s': no such template", q->template_name);
 		return 0;
@@ -764,9 +788,11 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		            "%s: not for template '%s', a snapshot's clones (the guest has booted "
 		            "already)",
 		            q->cmdline_append[0] ? "cmdline_append" : "mac", t->name);
+		if (once)
+			template_free(once);
 		return 0;
 	}
-	if (S.live_vms >= S.o.max_vms) {
+	if (S.live_vms >= S.o.max_vms) { /* (a one-off clone was checked before reading) */
 		S.fail_capacity++;
 		serve_error(r, 503, "%u VMs running, the limit (--max-vms)", S.o.max_vms);
 		return 0;
@@ -775,6 +801,8 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 	bool warm = pool_take(&t->pool, &pe);
 	struct vmrec *v = vm_new(t, t_req, warm);
 	if (!v) {
+		if (once)
+			template_free(once);
 		serve_error(r, 500, "out of memory");
 		return 0;
 	}
@@ -806,6 +834,8 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 	} else {
 		int slot = slot_alloc();
 		pid_t pid = slot < 0 ? -EAGAIN : spawn(t, slot, v->id, t_req, q, NULL);
+		if (once)
+			template_free(once); /* the instance has its own copy */
 		if (pid < 0) {
 			S.fail_fork++;
 			vm_unlink(v);
@@ -818,9 +848,11 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		v->slot = slot;
 		v->pid = pid;
 		S.launches_cold++;
-		t->cold++;
+		if (!once)
+			t->cold++;
 	}
-	t->launches++;
+	if (!once)
+		t->launches++;
 	S.live_vms++;
 	if (w && !reached(v, q->wait)) {
 		w->vm_id = v->id;

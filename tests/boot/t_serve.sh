@@ -407,6 +407,15 @@ expect_json "cold snapshot clone: restored on request, exit status 0" 'j["pooled
 cid=$(jget 'j["id"]')
 api GET "/vms/$cid/console"
 expect_body "cold snapshot clone continues from the saved count" '^count=6$'
+api POST /vms "{\"snapshot\": \"$SN\", \"wait\": \"exit\", \"timeout_ms\": 20000}"
+expect_json "one-off clone, POST /vms {snapshot}: restored, exit status 0" 'j["template"], j["pooled"], j["exit_status"]' "('', False, 0)"
+cid=$(jget 'j["id"]')
+api GET "/vms/$cid/console"
+expect_body "one-off clone knows its id" "^snapshot point: clone $cid\$"
+expect_body "one-off clone continues from the saved count" '^count=6$'
+api POST /vms "{\"snapshot\": \"$TMP/nosnap\"}"
+expect_code "one-off clone of a missing snapshot" 400
+expect_body "one-off clone of a missing snapshot names the file" "$TMP/nosnap/state: No such file"
 api POST /vms '{"template": "cnt", "cmdline_append": "x=1"}'
 expect_code "cmdline_append to a snapshot's clone" 400
 expect_body "cmdline_append to a snapshot's clone says why" "cmdline_append: not for template 'cnt', a snapshot's clones"

@@ -229,6 +229,16 @@ static void vm_request(void **state)
 	assert_int_equal(a.vm.wait, WAIT_NONE);
 	assert_false(a.vm.timeout_set);
 	assert_false(a.vm.mac_set);
+	assert_string_equal(a.vm.snapshot, "");
+	/* A one-off clone of a snapshot directory, without a template. */
+	assert_int_equal(
+	        parse("POST", "/vms",
+	              "{\"snapshot\": \"/snap\", \"wait\": \"exit\", \"timeout_ms\": 900}"),
+	        0);
+	assert_string_equal(a.vm.snapshot, "/snap");
+	assert_string_equal(a.vm.template_name, "");
+	assert_int_equal(a.vm.wait, WAIT_EXIT);
+	assert_int_equal(a.vm.timeout_ms, 900);
 	for (int w = WAIT_NONE; w <= WAIT_EXIT; w++) {
 		char body[80];
 		snprintf(body, sizeof(body), "{\"template\": \"t\", \"wait\": \"%s\"}",
@@ -239,7 +249,14 @@ static void vm_request(void **state)
 	static const struct {
 		const char *body, *why;
 	} bad[] = {
-	        {"{}", "template: required"},
+	        {"{}", "template: required (or snapshot: a snapshot directory)"},
+	        {"{\"snapshot\": \"\"}", "snapshot: empty directory name"},
+	        {"{\"snapshot\": [1]}", "snapshot: must be a string"},
+	        {"{\"snapshot\": \"/s\", \"template\": \"t\"}", "template: not with snapshot"},
+	        {"{\"snapshot\": \"/s\", \"cmdline_append\": \"x\"}",
+	         "cmdline_append: not with snapshot (the guest has booted already)"},
+	        {"{\"snapshot\": \"/s\", \"mac\": \"52:54:00:00:00:01\"}",
+	         "mac: not with snapshot"},
 	        {"{\"template\": 1}", "template: must be a string"},
 	        {"{\"template\": \"../x\"}", "not a template name"},
 	        {"{\"template\": \"t\", \"wait\": \"soon\"}", "wait: want one of"},
