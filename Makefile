@@ -73,7 +73,7 @@ $(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a $(NOTLS)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) $(STATIC) -o $@ $^ $(LDLIBS)
 
-$(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h include/layout.h
+$(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h guests/apic_guest.h include/layout.h
 	@mkdir -p $(dir $@)
 	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
 $(B)/guests/%.o: guests/%.S
@@ -105,7 +105,7 @@ boot-test: all
 # that build inside the nested harness's L1 for the own-guest, serve, snapshot and one Linux
 # and OSv scenario (the only sanitized guest runs on a host without /dev/kvm, where the boot
 # tests skip).
-SAN_NESTED ?= ^(own-.*|split-own-irq.*|kernel-own-irq|split-virtio-blk-acpi|osv-hello|osv-serve-pool|snapshot-osv-clones)$$
+SAN_NESTED ?= ^(own-.*|split-own-irq.*|kernel-own-irq|split-virtio-blk-acpi|osv-hello|osv-serve-pool|snapshot-osv-clones|snapshot-serve-own)$$
 sanitize:
 	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit boot-test

@@ -21,6 +21,7 @@
 
 #include "cc.h"
 #include "irqchip.h"
+#include "snapshot.h"
 
 #define IOREGSEL 0x00
 #define IOWIN    0x10
@@ -215,4 +216,39 @@ void ioapic_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
 			data[i] = (uint8_t)(v >> (8 * i));
 	}
 	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- snapshots (include/snapshot.h) ---- */
+
+void ioapic_save(struct ioapic *a, struct ioapic_state *st)
+{
+	pthread_mutex_lock(&a->lock);
+	st->npins = IOAPIC_NUM_PINS;
+	st->id = a->id;
+	st->ioregsel = a->ioregsel;
+	st->line = a->line;
+	memcpy(st->rte, a->rte, sizeof(st->rte));
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* The state as it was, then the routes it implies: KVM's table starts empty in a new VM, so
+ * routes_update() programs every unmasked (and every level) pin once, and the irqfds the
+ * devices bind to those GSIs afterwards deliver in the kernel as before the snapshot. A level
+ * pin awaiting its EOI keeps remote IRR; its route tells KVM to exit on that EOI. No pin is
+ * delivered here: an edge already delivered is in the LAPIC's saved IRR/ISR, and a level pin
+ * still asserted and not awaiting EOI was delivered before the snapshot too. */
+int ioapic_restore(struct ioapic *a, const struct ioapic_state *st)
+{
+	_Static_assert(SNAP_IOAPIC_PINS == IOAPIC_NUM_PINS, "snapshot pin count");
+	pthread_mutex_lock(&a->lock);
+	a->id = st->id & 0xf;
+	a->ioregsel = st->ioregsel & 0xff;
+	a->line = st->line & ((1u << IOAPIC_NUM_PINS) - 1);
+	for (unsigned i = 0; i < IOAPIC_NUM_PINS; i++)
+		a->rte[i] = st->rte[i] & ~RTE_DELIVS;
+	uint64_t errors = a->errors;
+	routes_update(a);
+	int r = a->errors != errors ? -EIO : 0;
+	pthread_mutex_unlock(&a->lock);
+	return r;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "irqchip.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 #define PIC_MASTER 0x20
@@ -78,4 +79,22 @@ int pic_guard_init(struct pic_guard *g, struct vm *vm)
 	if (!r)
 		r = bus_register(&vm->pio, PIT_BASE, 4, pit_io, vm, "8254-guard");
 	return r;
+}
+
+/* ---- snapshots (include/snapshot.h): what a guest reads back from the guard ---- */
+
+void pic_guard_save(const struct pic_guard *g, struct ioapic_state *st)
+{
+	memcpy(st->pic_imr, g->imr, 2);
+	memcpy(st->pic_icw_left, g->icw_left, 2);
+	for (int i = 0; i < 2; i++)
+		st->pic_icw4[i] = g->icw4[i];
+}
+
+void pic_guard_restore(struct pic_guard *g, const struct ioapic_state *st)
+{
+	memcpy(g->imr, st->pic_imr, 2);
+	memcpy(g->icw_left, st->pic_icw_left, 2);
+	for (int i = 0; i < 2; i++)
+		g->icw4[i] = st->pic_icw4[i] != 0;
 }

@@ -4,31 +4,17 @@
  * remote IRR checked set inside the handler (before the EOI) and clear after it.
  * Prints "irq: edge ok", "irq: level ok" (skipped with level=0), "irq: all ok" and exits 0; any
  * failure exits with a code naming the step (10+). No PIC, no PIT (the fastvmm note says so). */
-#include "guest.h"
+#include "apic_guest.h"
 
-#define VEC         0x30
-#define IOAPIC_BASE 0xfec00000ul
-#define LAPIC_BASE  0xfee00000ul
-#define LAPIC_EOI   0xb0
-#define LAPIC_SVR   0xf0
-#define LAPIC_LVT0  0x350
-#define RTE_LEVEL   (1u << 15)
-#define RTE_MASKED  (1u << 16)
-#define RTE_RIRR    (1u << 14)
-#define SERIAL_PIN  4
-#define UART_IER    (PORT_COM1 + 1)
-#define UART_IIR    (PORT_COM1 + 2)
-#define IER_THRI    0x02
+#define VEC        0x30
+#define RTE_LEVEL  (1u << 15)
+#define RTE_MASKED (1u << 16)
+#define RTE_RIRR   (1u << 14)
+#define SERIAL_PIN 4
+#define UART_IER   (PORT_COM1 + 1)
+#define UART_IIR   (PORT_COM1 + 2)
+#define IER_THRI   0x02
 
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, type;
-	uint16_t off1;
-	uint32_t off2, zero;
-} __attribute__((packed));
-
-static struct idt_gate idt[256] __attribute__((aligned(16)));
-static uint64_t hi_pd[512] __attribute__((aligned(4096)));
 static volatile unsigned hits;
 static volatile uint32_t rte_in_handler;
 
@@ -39,28 +25,10 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
-static void mmio_w(unsigned long a, uint32_t v)
-{
-	*(volatile uint32_t *)a = v;
-}
-
-static uint32_t mmio_r(unsigned long a)
-{
-	return *(volatile uint32_t *)a;
-}
-
 static uint32_t rte_read(unsigned pin)
 {
-	mmio_w(IOAPIC_BASE, 0x10 + 2 * pin);
-	return mmio_r(IOAPIC_BASE + 0x10);
-}
-
-static void rte_write(unsigned pin, uint32_t lo)
-{
-	mmio_w(IOAPIC_BASE, 0x11 + 2 * pin);
-	mmio_w(IOAPIC_BASE + 0x10, 0); /* destination: APIC id 0 */
-	mmio_w(IOAPIC_BASE, 0x10 + 2 * pin);
-	mmio_w(IOAPIC_BASE + 0x10, lo);
+	apic_w(IOAPIC_BASE, 0x10 + 2 * pin);
+	return apic_r(IOAPIC_BASE + 0x10);
 }
 
 struct frame;
@@ -70,43 +38,7 @@ __attribute__((interrupt)) static void on_irq(struct frame *f)
 	rte_in_handler = rte_read(SERIAL_PIN);
 	(void)inb(UART_IIR); /* acknowledges THRI: the line drops */
 	hits = hits + 1;
-	mmio_w(LAPIC_BASE + LAPIC_EOI, 0);
-}
-
-/* The PVH entry maps only the first 2 MiB; the Linux-protocol one maps 4 GiB. Map the
- * IOAPIC and LAPIC pages (uncached) where they are missing. */
-static void map_apics(void)
-{
-	uint64_t cr3;
-	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
-	uint64_t *pml4 = (uint64_t *)(uintptr_t)(cr3 & ~0xfffull);
-	uint64_t *pdpt = (uint64_t *)(uintptr_t)(pml4[0] & ~0xfffull);
-	if (pdpt[3] & 1)
-		return;
-	hi_pd[(IOAPIC_BASE - 0xc0000000ul) >> 21] = IOAPIC_BASE | 0x93; /* P RW PCD PS */
-	hi_pd[(LAPIC_BASE - 0xc0000000ul) >> 21] = LAPIC_BASE | 0x93;
-	pdpt[3] = (uint64_t)(uintptr_t)hi_pd | 3;
-	__asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
-}
-
-static void idt_setup(void)
-{
-	uint16_t cs;
-	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	uint64_t h = (uint64_t)(uintptr_t)on_irq;
-	idt[VEC] = (struct idt_gate){.off0 = (uint16_t)h,
-	                             .sel = cs,
-	                             .type = 0x8e, /* present, 64-bit interrupt gate */
-	                             .off1 = (uint16_t)(h >> 16),
-	                             .off2 = (uint32_t)(h >> 32)};
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) d = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
-	__asm__ volatile("lidt %0" : : "m"(d));
-	/* iretq reloads SS from the GDT: the PVH entry switched GDTs under the VMM's selector.
-	 * A null SS is valid at CPL 0 in long mode. */
-	__asm__ volatile("mov %0, %%ss" : : "r"(0));
+	apic_w(LAPIC_BASE + LAPIC_EOI, 0);
 }
 
 /* Raise IRQ 4 by enabling the THR-empty interrupt, wait for the handler. */
@@ -146,15 +78,10 @@ static void legacy(const char *cmdline)
 void guest_main(const char *cmdline)
 {
 	legacy(cmdline);
-	map_apics();
-	idt_setup();
-	mmio_w(LAPIC_BASE + LAPIC_SVR, 0x100 | 0xff); /* software-enable the LAPIC */
-	/* LINT0 masked: with the in-kernel irqchip KVM_IRQ_LINE also drives the (unprogrammed)
-	 * 8259, whose ExtINT would arrive with a vector this guest has no gate for. */
-	mmio_w(LAPIC_BASE + LAPIC_LVT0, 1u << 16);
+	apic_setup(VEC, on_irq); /* IDT gate, LAPIC enabled, LINT0 masked (apic_guest.h) */
 	(void)inb(UART_IIR);
 
-	rte_write(SERIAL_PIN, VEC); /* edge, active high, fixed, physical */
+	apic_rte(SERIAL_PIN, VEC); /* edge, active high, fixed, physical */
 	if (!fire())
 		guest_exit(10);
 	if (rte_in_handler & RTE_RIRR)
@@ -166,7 +93,7 @@ void guest_main(const char *cmdline)
 	 * nested harness runs it). */
 	if (!cmdline_uint(cmdline, "level", 1))
 		goto masked;
-	rte_write(SERIAL_PIN, VEC | RTE_LEVEL);
+	apic_rte(SERIAL_PIN, VEC | RTE_LEVEL);
 	if (!fire())
 		guest_exit(12);
 	if (!(rte_in_handler & RTE_RIRR))
@@ -176,7 +103,7 @@ void guest_main(const char *cmdline)
 	print("irq: level ok\n");
 masked:
 
-	rte_write(SERIAL_PIN, VEC | RTE_MASKED);
+	apic_rte(SERIAL_PIN, VEC | RTE_MASKED);
 	outb(UART_IER, IER_THRI); /* masked: nothing may arrive */
 	unsigned before = hits;
 	for (unsigned i = 0; i < 50; i++)

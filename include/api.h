@@ -35,8 +35,10 @@ const char *api_wait_name(enum wait_for w);
 /* PUT /templates/{name}: what the body says, checked for types and ranges (the files are
  * opened and parsed by the daemon, vmm/serve.c). Strings are malloc()ed (api_action_free). */
 struct template_spec {
-	char *kernel, *initrd, *cmdline, *ready; /* kernel required; others NULL if absent */
-	uint64_t mem;                            /* bytes */
+	/* kernel, or snapshot (a directory of `fastvmm --snapshot`: the VMs are its clones, and
+	 * it fixes kernel, initrd, cmdline, mem, cpus, disks and nets); others NULL if absent */
+	char *kernel, *snapshot, *initrd, *cmdline, *ready;
+	uint64_t mem; /* bytes */
 	unsigned cpus;
 	unsigned pool;       /* warm VMs to keep */
 	uint64_t timeout_ms; /* each VM's run limit, 0: none */
@@ -46,9 +48,12 @@ struct template_spec {
 	unsigned nnets;
 };
 
-/* POST /vms */
+/* POST /vms: from a template, or from a snapshot directory (a one-off clone, restored on the
+ * request path; snapshot[0] == 0: none) */
+#define VM_SNAPSHOT_MAX 4000
 struct vm_request {
 	char template_name[TEMPLATE_NAME_MAX + 1];
+	char snapshot[VM_SNAPSHOT_MAX + 1];
 	char cmdline_append[PATCH_CMDLINE_MAX];
 	enum wait_for wait;
 	uint64_t timeout_ms; /* overrides the template's if timeout_set */

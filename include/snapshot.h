@@ -23,7 +23,7 @@
 #include "boot.h"
 
 #define SNAP_MAGIC      "FVMMSNAP"
-#define SNAP_VERSION    1
+#define SNAP_VERSION    2 /* 2: the split irqchip's IOAPIC record; version 1 is still read */
 #define SNAP_STATE_MAX  (64u << 20) /* a state file larger than this is refused */
 #define SNAP_MSRS_MAX   512
 #define SNAP_XSAVE_MAX  (64u * 1024)
@@ -31,7 +31,8 @@
 #define SNAP_NAME_MAX   4096
 #define SNAP_CMDLINE_MX 65536
 
-/* Irqchip models (the in-kernel one today; a split mode records SNAP_IRQCHIP_SPLIT). */
+/* Irqchip models: KERNEL saves KVM's PICs, IOAPIC and PIT (the irqchip section); SPLIT saves
+ * the userspace IOAPIC and the 8259 guard (the split-irqchip section, format version 2). */
 enum snap_irqchip { SNAP_IRQCHIP_KERNEL = 1, SNAP_IRQCHIP_SPLIT = 2 };
 
 /* Device states: fixed-width fields only, documented in docs/snapshot.md. */
@@ -47,6 +48,18 @@ struct rtc_state {
 };
 struct i8042_state {
 	uint8_t cmd, outport;
+};
+/* The split irqchip's userspace part (devices/ioapic.c, devices/pic.c). The LAPICs are in
+ * KVM and saved per vCPU; the GSI routes are not stored: they follow from the redirection
+ * table and are programmed again at restore (ioapic_restore()). */
+#define SNAP_IOAPIC_PINS 24
+struct ioapic_state {
+	uint32_t npins; /* SNAP_IOAPIC_PINS */
+	uint32_t id;    /* 0-15 */
+	uint32_t ioregsel;
+	uint32_t line;                  /* bit per pin: input asserted */
+	uint64_t rte[SNAP_IOAPIC_PINS]; /* redirection entries, remote IRR included */
+	uint8_t pic_imr[2], pic_icw_left[2], pic_icw4[2], pad[2]; /* the 8259 guard */
 };
 struct virtq_state {
 	uint16_t num, last_avail, used_idx;
@@ -109,9 +122,11 @@ struct snapshot {
 	struct snap_disk disk[8];
 	struct snap_net net[8];
 	uint64_t t_snapshot_ns; /* the origin's uptime (its t0) at the snapshot */
-	/* VM */
+	/* VM: irqchip == KERNEL */
 	struct kvm_irqchip pic[2], ioapic;
 	struct kvm_pit_state2 pit;
+	/* VM: irqchip == SPLIT */
+	struct ioapic_state uioapic;
 	struct kvm_clock_data clock;
 	/* devices */
 	struct serial_state serial;
@@ -178,9 +193,19 @@ int snapshot_stage_irqchip(struct vm *vm);
 int snapshot_stage_devices(struct vm *vm);
 int snapshot_stage_vcpus(struct vm *vm);
 
-/* The irqchip model's state, one pair for every mode (in-kernel today). */
+/* The irqchip model's state, one pair for both modes. Restore refuses a snapshot of the other
+ * mode, and under the split irqchip programs the GSI routes (KVM_SET_GSI_ROUTING) the saved
+ * redirection table describes, before the devices attach their irqfds. */
 int irqchip_save(struct vm *vm, struct snapshot *s);
 int irqchip_restore(struct vm *vm, const struct snapshot *s);
+/* The userspace IOAPIC (lock taken inside) and the 8259 guard. ioapic_restore() replaces the
+ * whole state and sets the routes it implies: 0 or -errno from KVM_SET_GSI_ROUTING. */
+struct ioapic;
+struct pic_guard;
+void ioapic_save(struct ioapic *a, struct ioapic_state *st);
+int ioapic_restore(struct ioapic *a, const struct ioapic_state *st);
+void pic_guard_save(const struct pic_guard *g, struct ioapic_state *st);
+void pic_guard_restore(struct pic_guard *g, const struct ioapic_state *st);
 
 /* Per-device state (one pair at the end of each device file). */
 struct serial;

@@ -45,6 +45,7 @@ void api_action_free(struct action *a)
 {
 	struct template_spec *t = &a->tmpl;
 	free(t->kernel);
+	free(t->snapshot);
 	free(t->initrd);
 	free(t->cmdline);
 	free(t->ready);
@@ -132,13 +133,27 @@ static int get_bool(json_t *o, const char *key, bool *out, char *err, size_t err
 
 static int parse_template(struct template_spec *t, json_t *o, char *err, size_t err_len)
 {
-	static const char *const fields[] = {"kernel", "initrd",     "cmdline", "mem",
-	                                     "cpus",   "disks",      "nets",    "pool",
-	                                     "ready",  "timeout_ms", NULL};
+	static const char *const fields[] = {"kernel", "snapshot", "initrd",     "cmdline",
+	                                     "mem",    "cpus",     "disks",      "nets",
+	                                     "pool",   "ready",    "timeout_ms", NULL};
 	TRY(check_fields(o, fields, "template", err, err_len));
+	TRY(get_string(o, "snapshot", PATH_MAX, &t->snapshot, err, err_len));
+	if (t->snapshot) {
+		/* A snapshot's clones are the VM it saved: nothing of the machine can differ. */
+		static const char *const fixed[] = {"kernel", "initrd", "cmdline", "mem",
+		                                    "cpus",   "disks",  "nets",    NULL};
+		if (!*t->snapshot)
+			FAIL(400, "snapshot: empty directory name");
+		for (const char *const *f = fixed; *f; f++)
+			if (json_object_get(o, *f))
+				FAIL(400,
+				     "%s: not with snapshot (the snapshot fixes the configuration)",
+				     *f);
+	}
 	TRY(get_string(o, "kernel", PATH_MAX, &t->kernel, err, err_len));
-	if (!t->kernel || !*t->kernel)
-		FAIL(400, "kernel: required (a path on the daemon's host)");
+	if (!t->snapshot && (!t->kernel || !*t->kernel))
+		FAIL(400, "kernel: required (a path on the daemon's host), or snapshot (a "
+		          "snapshot directory)");
 	TRY(get_string(o, "initrd", PATH_MAX, &t->initrd, err, err_len));
 	TRY(get_string(o, "cmdline", CMDLINE_MAX - 1 - PATCH_CMDLINE_MAX, &t->cmdline, err,
 	               err_len));
@@ -235,17 +250,35 @@ static int parse_template(struct template_spec *t, json_t *o, char *err, size_t 
 static int parse_vm_request(struct vm_request *r, json_t *o, char *err, size_t err_len)
 {
 	static const char *const fields[] = {
-	        "template", "cmdline_append", "wait", "timeout_ms", "mac", NULL};
+	        "template", "snapshot", "cmdline_append", "wait", "timeout_ms", "mac", NULL};
 	TRY(check_fields(o, fields, "vm", err, err_len));
 	char *s = NULL;
+	TRY(get_string(o, "snapshot", VM_SNAPSHOT_MAX, &s, err, err_len));
+	if (s) {
+		bool empty = !*s;
+		snprintf(r->snapshot, sizeof(r->snapshot), "%s", s);
+		free(s);
+		s = NULL;
+		if (empty)
+			FAIL(400, "snapshot: empty directory name");
+		if (json_object_get(o, "template"))
+			FAIL(400, "template: not with snapshot (one or the other)");
+		/* The guest booted long ago: its command line and MAC are the saved ones. */
+		if (json_object_get(o, "cmdline_append") || json_object_get(o, "mac"))
+			FAIL(400, "%s: not with snapshot (the guest has booted already)",
+			     json_object_get(o, "mac") ? "mac" : "cmdline_append");
+	}
 	TRY(get_string(o, "template", TEMPLATE_NAME_MAX, &s, err, err_len));
+	if (!s && r->snapshot[0])
+		goto rest;
 	if (!s)
-		FAIL(400, "template: required");
+		FAIL(400, "template: required (or snapshot: a snapshot directory)");
 	bool ok = api_name_ok(s);
 	snprintf(r->template_name, sizeof(r->template_name), "%s", s);
 	free(s);
 	if (!ok)
 		FAIL(400, "template: '%s' is not a template name", r->template_name);
+rest:
 	s = NULL;
 	TRY(get_string(o, "cmdline_append", PATCH_CMDLINE_MAX - 1, &s, err, err_len));
 	if (s) {

@@ -192,6 +192,8 @@ int instance_wait_go(struct instance *in, int ctl_fd)
 	}
 	vm->t0 = p.t0;
 	vm->id = p.id;
+	if (in->cfg.snap) /* a restored clone learns its id from the snapshot port */
+		__atomic_store_n(&vm->snap_port, 0x80000000u | p.id, __ATOMIC_RELEASE);
 	if (p.timeout_set)
 		in->cfg.timeout_ms = p.timeout_ms;
 	p.cmdline_tail[sizeof(p.cmdline_tail) - 1] = 0;

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,12 @@ static void defer_vm_destruction(void)
 int main(int argc, char **argv)
 {
 	uint64_t t0 = now_ns();
+	/* One malloc arena for every thread. glibc gives a thread that allocates its own arena,
+	 * and the first time such an arena's heap shrinks it opens /proc/sys/vm/overcommit_
+	 * memory (malloc/arena.c check_may_shrink_heap()) — under the sandbox a denied openat
+	 * that stopped 2-vCPU VMs whose snapshot was saved on vCPU 1's thread. The main arena
+	 * grows and shrinks with brk/mmap only. This VMM's threads seldom allocate. */
+	mallopt(M_ARENA_MAX, 1);
 	if (argc > 1 && strcmp(argv[1], "serve") == 0) /* the daemon: vmm/serve.c */
 		return serve_main(argc - 1, argv + 1);
 	struct cli cli;

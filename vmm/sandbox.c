@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -102,7 +103,6 @@ static size_t put_uint(char *buf, size_t n, size_t cap, unsigned long v)
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
-	(void)uc;
 	char line[256];
 	size_t n = 0, cap = sizeof(line) - 1;
 	unsigned nr = (unsigned)si->si_syscall;
@@ -120,6 +120,20 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	n = put_str(line, n, cap, name);
 	n = put_str(line, n, cap, " (nr ");
 	n = put_uint(line, n, cap, nr);
+	/* For a denied open, the file says who asked: the name, up to 64 bytes. */
+	const ucontext_t *u = uc;
+	const char *path = nr == SYS_openat ? (const char *)u->uc_mcontext.gregs[REG_RSI]
+	                   : nr == SYS_open ? (const char *)u->uc_mcontext.gregs[REG_RDI]
+	                                    : NULL;
+	if (path) {
+		char p[65];
+		size_t k = 0;
+		while (k < sizeof(p) - 1 && path[k])
+			p[k] = path[k], k++;
+		p[k] = 0;
+		n = put_str(line, n, cap, ", of ");
+		n = put_str(line, n, cap, p);
+	}
 	n = put_str(line, n, cap,
 	            role == SANDBOX_SERVE ? "); stopping the daemon\n" : "); stopping the VM\n");
 	(void)!write(STDERR_FILENO, line, n);

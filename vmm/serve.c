@@ -40,6 +40,7 @@
 #include "pool.h"
 #include "sandbox.h"
 #include "serve.h"
+#include "snapshot.h"
 #include "stats.h"
 
 /* ---- shared slots: one per instance process ---- */
@@ -67,9 +68,11 @@ struct template
 	char name[TEMPLATE_NAME_MAX + 1];
 	struct template_spec spec;
 	struct vm_config cfg;
-	struct kernel_image kernel;
+	struct kernel_image kernel; /* a snapshot template's: names it for reports only */
 	struct blob initrd;
 	bool have_initrd;
+	struct snapshot snap; /* spec.snapshot: parsed and checked once, at PUT */
+	bool have_snap;
 	regex_t ready_re;
 	bool have_re;
 	struct pool pool;
@@ -201,25 +204,33 @@ static json_t *template_json(const struct template *t)
 	json_t *o = json_object();
 	const struct template_spec *s = &t->spec;
 	json_object_set_new(o, "name", json_string(t->name));
-	json_object_set_new(o, "kernel", json_string(s->kernel));
+	if (t->have_snap) { /* what the snapshot says the machine is */
+		json_object_set_new(o, "snapshot", json_string(s->snapshot));
+		json_object_set_new(o, "kernel", json_string(t->snap.kernel));
+		json_object_set_new(o, "irqchip", json_string(irqchip_name(t->cfg.irqchip)));
+	} else {
+		json_object_set_new(o, "kernel", json_string(s->kernel));
+	}
 	json_object_set_new(o, "format", json_string(kernel_format_name(t->kernel.fmt)));
 	if (s->initrd)
 		json_object_set_new(o, "initrd", json_string(s->initrd));
 	json_object_set_new(o, "cmdline", json_string(t->cfg.cmdline));
-	json_object_set_new(o, "mem", json_integer((json_int_t)s->mem));
-	json_object_set_new(o, "cpus", json_integer(s->cpus));
+	json_object_set_new(o, "mem", json_integer((json_int_t)t->cfg.mem_size));
+	json_object_set_new(o, "cpus", json_integer(t->cfg.cpus));
 	if (s->ready)
 		json_object_set_new(o, "ready", json_string(s->ready));
 	json_object_set_new(o, "timeout_ms", json_integer((json_int_t)s->timeout_ms));
 	json_t *d = json_array();
-	for (unsigned i = 0; i < s->ndisks; i++)
-		json_array_append_new(d, json_pack("{s:s,s:b,s:b}", "path", s->disk[i].path, "ro",
-		                                   s->disk[i].ro, "cow", s->disk[i].cow));
+	for (unsigned i = 0; i < t->cfg.ndisks; i++)
+		json_array_append_new(d,
+		                      json_pack("{s:s,s:b,s:b}", "path", t->cfg.disk[i].path, "ro",
+		                                t->cfg.disk[i].ro, "cow", t->cfg.disk[i].cow));
 	json_object_set_new(o, "disks", d);
 	json_t *n = json_array();
-	for (unsigned i = 0; i < s->nnets; i++)
-		json_array_append_new(n, s->tap[i] ? json_pack("{s:s}", "tap", s->tap[i])
-		                                   : json_object());
+	for (unsigned i = 0; i < t->cfg.nnets; i++)
+		json_array_append_new(n, t->cfg.net[i].tap
+		                                 ? json_pack("{s:s}", "tap", t->cfg.net[i].tap)
+		                                 : json_object());
 	json_object_set_new(o, "nets", n);
 	json_object_set_new(o, "pool",
 	                    json_pack("{s:i,s:i,s:i,s:I,s:I,s:I}", "size", (int)t->pool.target,
@@ -365,7 +376,8 @@ static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint6
 	sandbox_forked();
 	if (instance_process_setup(S.pid, child_term, &S.child_mask) < 0)
 		_exit(1);
-	int keep[] = {S.kvm.kvm_fd, S.note[1], ctl_fd, t->kernel.fd};
+	int keep[] = {S.kvm.kvm_fd, S.note[1], ctl_fd, t->kernel.has_fd ? t->kernel.fd : -1,
+	              t->have_snap ? t->snap.mem_fd : -1};
 	instance_close_fds(keep, ARRAY_SIZE(keep));
 	struct slot *s = slot_at((size_t)slot);
 	in.rec = &s->rec;
@@ -606,6 +618,8 @@ static void template_free(struct template *t)
 	kernel_close(&t->kernel);
 	if (t->have_initrd)
 		blob_close(&t->initrd);
+	if (t->have_snap)
+		snapshot_close(&t->snap);
 	struct action a = {.tmpl = t->spec};
 	api_action_free(&a);
 	free(t);
@@ -628,8 +642,19 @@ static void do_template_put(struct action *a, struct reply *r)
 	if (!t)
 		return serve_error(r, 500, "out of memory");
 	struct err e = {{0}};
-	/* Opened, parsed and checked once: every VM of the template maps the same pages. */
-	if (kernel_open(&t->kernel, s->kernel, &e) < 0) {
+	if (s->snapshot) {
+		/* Read and checked once, as --restore does: a hostile snapshot is a 400 with the
+		 * same line, and no VM is built. Every VM of the template maps DIR/memory
+		 * MAP_PRIVATE (its pages are shared by all the clones); writable disks become
+		 * each VM's own cow overlay. */
+		if (snapshot_configure(&t->snap, s->snapshot, &t->cfg, 1, &t->kernel, &e) < 0) {
+			free(t);
+			return serve_error(r, 400, "snapshot: %s", e.msg);
+		}
+		t->have_snap = true;
+	} else if (kernel_open(&t->kernel, s->kernel, &e) < 0) {
+		/* Opened, parsed and checked once: every VM of the template maps the same
+		 * pages. */
 		free(t);
 		return serve_error(r, 400, "%s", e.msg);
 	}
@@ -659,19 +684,21 @@ static void do_template_put(struct action *a, struct reply *r)
 	t->spec = *s;
 	memset(&a->tmpl, 0, sizeof(a->tmpl)); /* ownership moved: api_action_free() skips it */
 	struct vm_config *c = &t->cfg;
-	c->kernel_path = t->spec.kernel;
-	c->initrd_path = t->spec.initrd;
-	c->cmdline = t->spec.cmdline ? t->spec.cmdline : DEFAULT_CMDLINE;
-	c->mem_size = t->spec.mem;
-	c->cpus = t->spec.cpus;
 	c->timeout_ms = t->spec.timeout_ms;
 	c->quiet = true;
-	c->ndisks = t->spec.ndisks;
-	memcpy(c->disk, t->spec.disk, sizeof(c->disk));
-	c->nnets = t->spec.nnets;
-	for (unsigned i = 0; i < c->nnets; i++)
-		c->net[i].tap = t->spec.tap[i];
-	c->discovery = DISCOVERY_AUTO;
+	if (!t->have_snap) { /* a snapshot's configuration came from it */
+		c->kernel_path = t->spec.kernel;
+		c->initrd_path = t->spec.initrd;
+		c->cmdline = t->spec.cmdline ? t->spec.cmdline : DEFAULT_CMDLINE;
+		c->mem_size = t->spec.mem;
+		c->cpus = t->spec.cpus;
+		c->ndisks = t->spec.ndisks;
+		memcpy(c->disk, t->spec.disk, sizeof(c->disk));
+		c->nnets = t->spec.nnets;
+		for (unsigned i = 0; i < c->nnets; i++)
+			c->net[i].tap = t->spec.tap[i];
+		c->discovery = DISCOVERY_AUTO;
+	}
 	if (pool_init(&t->pool, t->spec.pool) < 0) {
 		template_free(t);
 		return serve_error(r, 500, "out of memory");
@@ -690,7 +717,7 @@ static void do_template_put(struct action *a, struct reply *r)
 	S.templates = t;
 	S.ntemplates++;
 	S.pooled_total += t->pool.target;
-	log_info("template %s: %s (%s), pool %u", t->name, t->spec.kernel,
+	log_info("template %s: %s (%s), pool %u", t->name, t->kernel.name,
 	         kernel_format_name(t->kernel.fmt), t->pool.target);
 	if (t->pool.target)
 		(void)!write(S.wake[1], "r", 1);
@@ -719,13 +746,47 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		serve_error(r, 503, "the daemon is shutting down");
 		return 0;
 	}
-	struct template *t = template_find(q->template_name);
-	if (!t) {
+	struct template *t = NULL, *once = NULL;
+	if (q->snapshot[0]) {
+		/* A one-off clone: the snapshot is read and checked here, on the request path (as
+		 * --restore does; a hostile one is a 400 and no VM is built), then restored in a
+		 * cold instance like a template's clone. The daemon's copy goes once forked. */
+		if (S.live_vms >= S.o.max_vms) {
+			S.fail_capacity++;
+			serve_error(r, 503, "%u VMs running, the limit (--max-vms)", S.o.max_vms);
+			return 0;
+		}
+		struct err e = {{0}};
+		once = calloc(1, sizeof(*once));
+		if (!once) {
+			serve_error(r, 500, "out of memory");
+			return 0;
+		}
+		if (snapshot_configure(&once->snap, q->snapshot, &once->cfg, 1, &once->kernel, &e) <
+		    0) {
+			free(once);
+			serve_error(r, 400, "snapshot: %s", e.msg);
+			return 0;
+		}
+		once->have_snap = true;
+		once->cfg.quiet = true;
+		t = once;
+	} else if (!(t = template_find(q->template_name))) {
 		S.fail_no_template++;
 		serve_error(r, 404, "template '%s': no such template", q->template_name);
 		return 0;
 	}
-	if (S.live_vms >= S.o.max_vms) {
+	if (t->have_snap && (q->cmdline_append[0] || q->mac_set)) {
+		/* The guest is past its boot: it read its command line and its MAC long ago. */
+		serve_error(r, 400,
+		            "%s: not for template '%s', a snapshot's clones (the guest has booted "
+		            "already)",
+		            q->cmdline_append[0] ? "cmdline_append" : "mac", t->name);
+		if (once)
+			template_free(once);
+		return 0;
+	}
+	if (S.live_vms >= S.o.max_vms) { /* (a one-off clone was checked before reading) */
 		S.fail_capacity++;
 		serve_error(r, 503, "%u VMs running, the limit (--max-vms)", S.o.max_vms);
 		return 0;
@@ -734,6 +795,8 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 	bool warm = pool_take(&t->pool, &pe);
 	struct vmrec *v = vm_new(t, t_req, warm);
 	if (!v) {
+		if (once)
+			template_free(once);
 		serve_error(r, 500, "out of memory");
 		return 0;
 	}
@@ -765,6 +828,8 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 	} else {
 		int slot = slot_alloc();
 		pid_t pid = slot < 0 ? -EAGAIN : spawn(t, slot, v->id, t_req, q, NULL);
+		if (once)
+			template_free(once); /* the instance has its own copy */
 		if (pid < 0) {
 			S.fail_fork++;
 			vm_unlink(v);
@@ -777,9 +842,11 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		v->slot = slot;
 		v->pid = pid;
 		S.launches_cold++;
-		t->cold++;
+		if (!once)
+			t->cold++;
 	}
-	t->launches++;
+	if (!once)
+		t->launches++;
 	S.live_vms++;
 	if (w && !reached(v, q->wait)) {
 		w->vm_id = v->id;

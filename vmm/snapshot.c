@@ -204,6 +204,12 @@ static int save_vcpu(struct vm *vm, struct vcpu *v, struct snap_vcpu *sv, char *
 
 int irqchip_save(struct vm *vm, struct snapshot *s)
 {
+	if (vm->irqchip == IRQCHIP_SPLIT) { /* the LAPICs are saved per vCPU */
+		s->irqchip = SNAP_IRQCHIP_SPLIT;
+		ioapic_save(&vm->ioapic, &s->uioapic);
+		pic_guard_save(&vm->pic, &s->uioapic);
+		return 0;
+	}
 	s->irqchip = SNAP_IRQCHIP_KERNEL;
 	s->pic[0].chip_id = KVM_IRQCHIP_PIC_MASTER;
 	s->pic[1].chip_id = KVM_IRQCHIP_PIC_SLAVE;
@@ -218,11 +224,18 @@ int irqchip_save(struct vm *vm, struct snapshot *s)
 
 int irqchip_restore(struct vm *vm, const struct snapshot *s)
 {
-	if (s->irqchip != SNAP_IRQCHIP_KERNEL) {
-		set_reason(vm,
-		           "%s/state: taken with the split irqchip; this VM has the in-kernel one",
-		           s->dir);
+	bool split = vm->irqchip == IRQCHIP_SPLIT;
+	if (s->irqchip != (split ? SNAP_IRQCHIP_SPLIT : SNAP_IRQCHIP_KERNEL)) {
+		set_reason(vm, "%s/state: taken with the %s irqchip; this VM has the %s one",
+		           s->dir, split ? "in-kernel" : "split", split ? "split" : "in-kernel");
 		return -EINVAL;
+	}
+	if (split) { /* the 8259 guard's part is restored with the devices */
+		int r = ioapic_restore(&vm->ioapic, &s->uioapic);
+		if (r < 0)
+			set_reason(vm, "%s/state: IOAPIC routes: KVM_SET_GSI_ROUTING failed",
+			           s->dir);
+		return r;
 	}
 	struct kvm_irqchip c[3] = {s->pic[0], s->pic[1], s->ioapic};
 	c[0].chip_id = KVM_IRQCHIP_PIC_MASTER;
@@ -640,6 +653,8 @@ int snapshot_stage_devices(struct vm *vm)
 	if (r < 0)
 		return r;
 	serial_restore(&vm->serial, &s->serial);
+	if (vm->irqchip == IRQCHIP_SPLIT)
+		pic_guard_restore(&vm->pic, &s->uioapic);
 	rtc_restore(&vm->rtc, &s->rtc);
 	i8042_restore(&vm->i8042, &s->i8042);
 	__atomic_store_n(&vm->snap_port, 0x80000000u | vm->id, __ATOMIC_RELEASE);
@@ -923,14 +938,19 @@ int snapshot_configure(struct snapshot *s, const char *dir, struct vm_config *cf
 	int r = snapshot_open(s, dir, e);
 	if (r < 0)
 		return r;
-	/* The restore recreates the irqchip the origin had: its state is only valid there. */
-	enum irqchip_mode m = s->irqchip == SNAP_IRQCHIP_SPLIT ? IRQCHIP_SPLIT : IRQCHIP_KERNEL;
-	if (cfg->irqchip != IRQCHIP_AUTO && cfg->irqchip != m) {
+	/* The irqchip mode is the snapshot's: the LAPICs' state and the interrupt routing only
+	 * make sense in it. An explicit --irqchip of the other mode is refused here, before any
+	 * KVM work (irqchip_restore() checks again for callers that skip this). */
+	enum irqchip_mode mode = s->irqchip == SNAP_IRQCHIP_SPLIT ? IRQCHIP_SPLIT : IRQCHIP_KERNEL;
+	if (cfg->irqchip != IRQCHIP_AUTO && cfg->irqchip != mode) {
+		r = err_set(e, -EINVAL,
+		            "--irqchip %s: %s/state was taken with the %s irqchip, and a restore "
+		            "keeps its mode",
+		            irqchip_name(cfg->irqchip), dir, irqchip_name(mode));
 		snapshot_close(s);
-		return err_set(e, -EINVAL, "--irqchip %s: %s was taken with the %s irqchip",
-		               irqchip_name(cfg->irqchip), dir, irqchip_name(m));
+		return r;
 	}
-	cfg->irqchip = m;
+	cfg->irqchip = mode;
 	cfg->snap = s;
 	cfg->mem_size = s->mem_size;
 	cfg->cpus = s->cpus;

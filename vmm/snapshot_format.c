@@ -24,6 +24,8 @@ enum {
 	SEC_VIRTIO = 7,
 	SEC_VCPU = 8,
 	SEC_END = 9,
+	SEC_SPLIT_IRQCHIP = 10, /* version 2 */
+	SEC_MAX = SEC_SPLIT_IRQCHIP,
 };
 #define HDR_LEN SNAP_HDR_LEN
 
@@ -159,12 +161,18 @@ int snapshot_encode(const struct snapshot *s, uint8_t **out, size_t *len)
 	}
 	sec_end(&w, at);
 
-	at = sec_begin(&w, SEC_IRQCHIP);
-	PUT_RAW(&w, s->pic[0]);
-	PUT_RAW(&w, s->pic[1]);
-	PUT_RAW(&w, s->ioapic);
-	PUT_RAW(&w, s->pit);
-	sec_end(&w, at);
+	if (s->irqchip == SNAP_IRQCHIP_SPLIT) {
+		at = sec_begin(&w, SEC_SPLIT_IRQCHIP);
+		PUT_RAW(&w, s->uioapic);
+		sec_end(&w, at);
+	} else {
+		at = sec_begin(&w, SEC_IRQCHIP);
+		PUT_RAW(&w, s->pic[0]);
+		PUT_RAW(&w, s->pic[1]);
+		PUT_RAW(&w, s->ioapic);
+		PUT_RAW(&w, s->pit);
+		sec_end(&w, at);
+	}
 	at = sec_begin(&w, SEC_CLOCK);
 	PUT_RAW(&w, s->clock);
 	sec_end(&w, at);
@@ -359,6 +367,31 @@ static int check_virtio(const struct snapshot *s, uint32_t i, const char *name, 
 	return 0;
 }
 
+/* The userspace IOAPIC as devices/ioapic.c can hold it: 24 pins, a 4-bit id, an 8-bit
+ * register select, inputs only on existing pins, delivery status never latched, remote IRR
+ * only on a level-triggered pin (a write making a pin edge clears it); the 8259 guard expects
+ * at most 3 initialisation words. */
+static const char *check_split_irqchip(const struct ioapic_state *a)
+{
+	if (a->npins != SNAP_IOAPIC_PINS)
+		return "pin count is not 24";
+	if (a->id > 0xf || a->ioregsel > 0xff)
+		return "id or register select out of range";
+	if (a->line >> SNAP_IOAPIC_PINS)
+		return "an input line beyond pin 23 is asserted";
+	for (unsigned i = 0; i < SNAP_IOAPIC_PINS; i++) {
+		uint64_t e = a->rte[i];
+		if (e & (1ull << 12))
+			return "a redirection entry has delivery status set";
+		if ((e & (1ull << 14)) && !(e & (1ull << 15)))
+			return "an edge-triggered redirection entry has remote IRR set";
+	}
+	for (unsigned i = 0; i < 2; i++)
+		if (a->pic_icw_left[i] > 3 || a->pic_icw4[i] > 1 || a->pad[i])
+			return "8259 guard state out of range";
+	return NULL;
+}
+
 static int parse_vcpu(struct snap_vcpu *v, struct rbuf *r)
 {
 	GET_RAW(r, v->regs);
@@ -403,9 +436,16 @@ static int parse_vcpu(struct snap_vcpu *v, struct rbuf *r)
 }
 
 static const char *const sec_name[] = {
-        [SEC_CONFIG] = "configuration", [SEC_IRQCHIP] = "irqchip", [SEC_CLOCK] = "clock",
-        [SEC_SERIAL] = "serial",        [SEC_RTC] = "rtc",         [SEC_I8042] = "i8042",
-        [SEC_VIRTIO] = "virtio",        [SEC_VCPU] = "vcpu",       [SEC_END] = "end",
+        [SEC_CONFIG] = "configuration",
+        [SEC_IRQCHIP] = "irqchip",
+        [SEC_CLOCK] = "clock",
+        [SEC_SERIAL] = "serial",
+        [SEC_RTC] = "rtc",
+        [SEC_I8042] = "i8042",
+        [SEC_VIRTIO] = "virtio",
+        [SEC_VCPU] = "vcpu",
+        [SEC_END] = "end",
+        [SEC_SPLIT_IRQCHIP] = "split irqchip",
 };
 
 static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char *name,
@@ -425,9 +465,12 @@ static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char
 	memcpy(&hdr_crc, buf + 28, 4);
 	if (crc32c(0, buf, 28) != hdr_crc)
 		return err_set(e, -EINVAL, "%s: header checksum mismatch", name);
-	if (version != SNAP_VERSION)
-		return err_set(e, -EINVAL, "%s: format version %u, this fastvmm reads version %d",
-		               name, version, SNAP_VERSION);
+	/* Version 1 is version 2 without the split-irqchip section (its writer could save the
+	 * in-kernel irqchip only): still read. */
+	if (version != 1 && version != SNAP_VERSION)
+		return err_set(e, -EINVAL,
+		               "%s: format version %u, this fastvmm reads versions 1 to %d", name,
+		               version, SNAP_VERSION);
 	if (flags)
 		return err_set(e, -EINVAL, "%s: unknown flags 0x%x", name, flags);
 	if (body != len - HDR_LEN)
@@ -441,14 +484,14 @@ static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char
 	s->version = version;
 
 	struct rbuf r = {.p = buf, .len = len, .off = HDR_LEN};
-	unsigned seen[SEC_END + 1] = {0};
+	unsigned seen[SEC_MAX + 1] = {0};
 	bool dev_seen[9] = {0}, vcpu_seen[VM_MAX_CPUS] = {0};
 	for (;;) {
 		uint32_t type = get32(&r), slen = get32(&r);
 		if (r.bad || slen > r.len - r.off)
 			return err_set(e, -EINVAL, "%s: section header or length past the end",
 			               name);
-		if (type < SEC_CONFIG || type > SEC_END)
+		if (type < SEC_CONFIG || type > SEC_MAX || (version < 2 && type > SEC_END))
 			return err_set(e, -EINVAL, "%s: unknown section type %u", name, type);
 		if (type != SEC_CONFIG && !seen[SEC_CONFIG])
 			return err_set(e, -EINVAL, "%s: the configuration section must come first",
@@ -476,11 +519,29 @@ static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char
 				return -ENOMEM;
 			break;
 		case SEC_IRQCHIP:
+			if (s->irqchip != SNAP_IRQCHIP_KERNEL)
+				return err_set(
+				        e, -EINVAL,
+				        "%s: an in-kernel irqchip section in a snapshot of the "
+				        "split irqchip",
+				        name);
 			GET_RAW(&sr, s->pic[0]);
 			GET_RAW(&sr, s->pic[1]);
 			GET_RAW(&sr, s->ioapic);
 			GET_RAW(&sr, s->pit);
 			break;
+		case SEC_SPLIT_IRQCHIP: {
+			if (s->irqchip != SNAP_IRQCHIP_SPLIT)
+				return err_set(e, -EINVAL,
+				               "%s: a split irqchip section in a snapshot of the "
+				               "in-kernel irqchip",
+				               name);
+			GET_RAW(&sr, s->uioapic);
+			const char *why = sr.bad ? NULL : check_split_irqchip(&s->uioapic);
+			if (why)
+				return err_set(e, -EINVAL, "%s: split irqchip: %s", name, why);
+			break;
+		}
 		case SEC_CLOCK:
 			GET_RAW(&sr, s->clock);
 			break;
@@ -530,8 +591,8 @@ static int decode(struct snapshot *s, const uint8_t *buf, size_t len, const char
 			return err_set(e, -EINVAL, "%s: %s section is malformed (size mismatch)",
 			               name, sec_name[type]);
 	}
-	static const int required[] = {SEC_CONFIG, SEC_IRQCHIP, SEC_CLOCK,
-	                               SEC_SERIAL, SEC_RTC,     SEC_I8042};
+	const int irqchip_sec = s->irqchip == SNAP_IRQCHIP_SPLIT ? SEC_SPLIT_IRQCHIP : SEC_IRQCHIP;
+	const int required[] = {SEC_CONFIG, irqchip_sec, SEC_CLOCK, SEC_SERIAL, SEC_RTC, SEC_I8042};
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++)
 		if (!seen[required[i]])
 			return err_set(e, -EINVAL, "%s: no %s section", name,

@@ -21,3 +21,5 @@ echo
 python3 "$here/bench.py" "$B/fastvmm" "$B/guests"
 echo
 python3 "$here/snapshot_bench.py" "$B/fastvmm" "$B/guests"
+echo
+sh "$here/snapshot_irqchip.sh" "$B/fastvmm" "$B/guests"

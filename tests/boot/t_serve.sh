@@ -375,6 +375,65 @@ for path in $(echo "$routes" | awk '{print $2}' | sort -u); do
 done
 if [ "$nroutes" -ge 10 ] && [ -z "$bad" ]; then ok "openapi.yaml: its $nroutes routes are served, nothing else on its paths"; else not_ok "openapi.yaml vs the daemon ($nroutes routes):$bad"; fi
 
+# ---- a template from a snapshot (issue 9): its VMs are the snapshot's clones, restored
+# ahead of time in the warm pool (or on request), each continuing from the saved count ----
+SN=$TMP/serve-snap
+"$FASTVMM" --kernel "$GUESTS/count.elf" --cmdline "to=12 snap=5" --snapshot "$SN" \
+	--snapshot-at exit-port --snapshot-then stop -q >/dev/null 2>"$TMP/serve-snap.err"
+api PUT /templates/cnt "{\"snapshot\": \"$SN\", \"pool\": 2, \"timeout_ms\": 20000}"
+expect_code "template from a snapshot" 201
+expect_json "template from a snapshot: what it restores" 'j["snapshot"], j["irqchip"], j["mem"], j["cpus"]' "('$SN', 'split', 134217728, 1)"
+for _ in $(seq 200); do # restores under a loaded host: up to 10 s
+	api GET /templates/cnt
+	[ "$(jget 'j["pool"]["ready"]')" = 2 ] && break
+	sleep 0.05
+done
+expect_json "snapshot template: 2 restored clones wait in the pool" 'j["pool"]["ready"]' 2
+for n in 1 2; do
+	api POST /vms '{"template": "cnt", "wait": "exit"}'
+	expect_code "snapshot clone $n" 201
+	expect_json "snapshot clone $n: from the pool, exit status 0" 'j["pooled"], j["outcome"], j["exit_status"]' "(True, 'exited', 0)"
+	cid=$(jget 'j["id"]')
+	api GET "/vms/$cid/console"
+	expect_body "snapshot clone $n: knows its id" "^snapshot point: clone $cid\$"
+	expect_body "snapshot clone $n: continues from the saved count" '^count=6$'
+	expect_body "snapshot clone $n: counts to the end" '^count=12$'
+	if grep -qE '^count=[1-5]$' "$BODY"; then not_ok "snapshot clone $n recounted" "$BODY"; else ok "snapshot clone $n: does not recount 1-5"; fi
+done
+api PUT /templates/cntcold "{\"snapshot\": \"$SN\"}"
+expect_code "snapshot template without a pool" 201
+api POST /vms '{"template": "cntcold", "wait": "exit"}'
+expect_json "cold snapshot clone: restored on request, exit status 0" 'j["pooled"], j["exit_status"], "snapshot_map" in j["timings_ms"]' "(False, 0, True)"
+cid=$(jget 'j["id"]')
+api GET "/vms/$cid/console"
+expect_body "cold snapshot clone continues from the saved count" '^count=6$'
+api POST /vms "{\"snapshot\": \"$SN\", \"wait\": \"exit\", \"timeout_ms\": 20000}"
+expect_json "one-off clone, POST /vms {snapshot}: restored, exit status 0" 'j["template"], j["pooled"], j["exit_status"]' "('', False, 0)"
+cid=$(jget 'j["id"]')
+api GET "/vms/$cid/console"
+expect_body "one-off clone knows its id" "^snapshot point: clone $cid\$"
+expect_body "one-off clone continues from the saved count" '^count=6$'
+api POST /vms "{\"snapshot\": \"$TMP/nosnap\"}"
+expect_code "one-off clone of a missing snapshot" 400
+expect_body "one-off clone of a missing snapshot names the file" "$TMP/nosnap/state: No such file"
+api POST /vms '{"template": "cnt", "cmdline_append": "x=1"}'
+expect_code "cmdline_append to a snapshot's clone" 400
+expect_body "cmdline_append to a snapshot's clone says why" "cmdline_append: not for template 'cnt', a snapshot's clones"
+# Hostile snapshots: refused at PUT with the --restore line, no VM built.
+mkdir -p "$TMP/badsnap" && cp "$SN/state" "$SN/memory" "$TMP/badsnap/" && truncate -s 100 "$TMP/badsnap/state"
+api PUT /templates/bad "{\"snapshot\": \"$TMP/badsnap\", \"pool\": 1}"
+expect_code "truncated snapshot" 400
+expect_body "truncated snapshot: one line naming the file" "\"snapshot: $TMP/badsnap/state: truncated"
+api PUT /templates/bad "{\"snapshot\": \"$TMP/nosnap\"}"
+expect_code "missing snapshot" 400
+expect_body "missing snapshot names the file" "$TMP/nosnap/state: No such file"
+api PUT /templates/bad "{\"snapshot\": \"$SN\", \"mem\": 64}"
+expect_code "snapshot with mem" 400
+api GET /templates/bad
+expect_code "no template left by a refused snapshot" 404
+api DELETE /templates/cnt
+api DELETE /templates/cntcold
+
 # ---- the sandbox (on by default): the daemon, a pooled instance before and after release ----
 # filters PID : how many seccomp filters the process's main thread runs under.
 filters() { sed -n 's/^Seccomp_filters:[[:space:]]*//p' /proc/"$1"/status 2>/dev/null; }

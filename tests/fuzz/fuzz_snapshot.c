@@ -1,14 +1,14 @@
-/* Fuzz target: the snapshot state file's parser (vmm/snapshot_format.c), the first thing
- * `--restore DIR` reads from a file that may be hostile. The first byte picks a mode:
- *   0: the rest is the whole state file, as it is (magic, version, flags, lengths, checksums);
- *   1: the rest is the body: wrapped here in a valid header (both checksums right), so that
- *      every input reaches the section parser instead of failing the checksum;
- *   2: a well-formed snapshot is encoded from a configuration taken from the next bytes
- *      (vCPUs, disks, NICs), the rest of the input is XORed over its body and the checksums
- *      are fixed: mutations deep inside valid sections.
- * Any verdict is fine, but a failure must leave one NUL-terminated line and nothing
- * allocated, and a snapshot that decodes must encode again and decode to the same bytes
- * (encode ∘ decode is idempotent on what the decoder accepts). */
+/* Fuzz target: the snapshot state parser (vmm/snapshot_format.c), what --restore DIR and a
+ * daemon template from a snapshot read first. The first byte chooses:
+ *   bit 0: the header's version (1 or 2);
+ *   bit 1: the checksums are left wrong (clear: they are made right, so that the fuzzer
+ *          reaches the sections instead of stopping at the CRC);
+ *   bit 2: instead of taking the rest as the body, a well-formed snapshot is encoded from a
+ *          configuration in the next bytes (vCPUs, disks, NICs, irqchip mode) and the rest is
+ *          XORed over its body: mutations deep inside valid sections.
+ * A failure must be one NUL-terminated line with nothing left allocated; a state that
+ * decodes must encode again, decode, and encode to the same bytes (encode ∘ decode is
+ * idempotent on what the decoder accepts). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,9 +16,7 @@
 #include "snapshot.h"
 #include "virtio.h"
 
-#define HDR SNAP_HDR_LEN
-
-/* A small valid snapshot: n vCPUs, d disks, k NICs. NULL on allocation failure. */
+/* A small valid snapshot from the configuration bytes at f. NULL on allocation failure. */
 static uint8_t *valid(struct fz *f, size_t *len)
 {
 	static struct snapshot s;
@@ -28,8 +26,11 @@ static uint8_t *valid(struct fz *f, size_t *len)
 	s.ndisks = fz_u8(f) % 3;
 	s.nnets = fz_u8(f) % 2;
 	s.ndev = s.ndisks + s.nnets;
-	s.irqchip = SNAP_IRQCHIP_KERNEL;
-	s.acpi = fz_u8(f) & 1;
+	uint8_t mode = fz_u8(f);
+	s.irqchip = mode & 1 ? SNAP_IRQCHIP_SPLIT : SNAP_IRQCHIP_KERNEL;
+	s.acpi = mode >> 1 & 1;
+	if (s.irqchip == SNAP_IRQCHIP_SPLIT)
+		s.uioapic.npins = SNAP_IOAPIC_PINS;
 	snprintf(s.kernel, sizeof(s.kernel), "kernel.elf");
 	char cmdline[] = "console=ttyS0";
 	s.cmdline = cmdline;
@@ -62,21 +63,20 @@ static uint8_t *valid(struct fz *f, size_t *len)
 static void check(const uint8_t *buf, size_t len)
 {
 	struct snapshot s;
-	struct err e = {0};
-	if (snapshot_decode(&s, buf, len, "state", &e) < 0) {
-		if (!memchr(e.msg, 0, sizeof(e.msg)) || s.vcpu || s.cmdline)
-			__builtin_trap();
+	struct err e = {{0}};
+	if (snapshot_decode(&s, buf, len, "fuzz/state", &e) < 0) {
+		if (!memchr(e.msg, 0, sizeof(e.msg)) || strchr(e.msg, '\n') || s.vcpu || s.cmdline)
+			__builtin_trap(); /* one line, nothing left allocated */
 		return;
 	}
 	uint8_t *a, *b;
 	size_t alen, blen;
-	if (snapshot_encode(&s, &a, &alen) < 0) {
-		snapshot_free(&s);
-		return;
-	}
+	int r = snapshot_encode(&s, &a, &alen);
 	snapshot_free(&s);
-	if (snapshot_decode(&s, a, alen, "state (re-encoded)", &e) < 0)
-		__builtin_trap(); /* the decoder refuses what the encoder wrote */
+	if (r < 0)
+		return;
+	if (snapshot_decode(&s, a, alen, "fuzz/state (re-encoded)", &e) < 0)
+		__builtin_trap(); /* what we wrote, we must read */
 	if (snapshot_encode(&s, &b, &blen) == 0) {
 		if (blen != alen || memcmp(a, b, alen))
 			__builtin_trap();
@@ -88,34 +88,26 @@ static void check(const uint8_t *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1 || size > (1 << 20))
+	if (size < 1 || size > (1u << 20))
 		return 0;
+	uint32_t version = data[0] & 1 ? 2 : 1;
 	struct fz f = {data + 1, size - 1};
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	switch (data[0] % 3) {
-	case 0:
-		buf = malloc(f.n ? f.n : 1);
-		if (!buf)
-			return 0;
-		memcpy(buf, f.p, f.n);
-		len = f.n;
-		break;
-	case 1:
-		len = HDR + f.n;
-		if (!(buf = malloc(len)))
-			return 0;
-		memcpy(buf + HDR, f.p, f.n);
-		snapshot_seal(buf, len, SNAP_VERSION);
-		break;
-	case 2:
+	uint8_t *buf;
+	size_t len;
+	if (data[0] & 4) {
 		if (!(buf = valid(&f, &len)))
 			return 0;
-		for (size_t i = 0; f.n && i < len - HDR; i++)
-			buf[HDR + i] ^= fz_u8(&f);
-		snapshot_seal(buf, len, SNAP_VERSION);
-		break;
+		for (size_t i = SNAP_HDR_LEN; f.n && i < len; i++)
+			buf[i] ^= fz_u8(&f);
+	} else {
+		len = SNAP_HDR_LEN + f.n;
+		if (!(buf = malloc(len)))
+			return 0;
+		memcpy(buf + SNAP_HDR_LEN, f.p, f.n);
 	}
+	snapshot_seal(buf, len, version);
+	if (data[0] & 2)
+		memset(buf + 24, 0, 8); /* both checksums wrong (or, by chance, zero) */
 	check(buf, len);
 	free(buf);
 	return 0;

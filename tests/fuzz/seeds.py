@@ -143,11 +143,35 @@ API = [
 for i, (m, path, body) in enumerate(API):
     put("api", "req%d" % i, bytes([m]) + path.encode() + b"\0" + body)
 
-# snapshot: mode 2 (a valid snapshot of 1-2 vCPUs, 0-2 disks, 0-1 NIC, mutated by XOR), mode 1
-# (a bare end section in a valid header) and mode 0 (a truncated header).
+# snapshot: a version byte (bit 0: version 2), then a body: the configuration section of a
+# 1-vCPU count.elf snapshot with a disk, each irqchip mode's section (the split one filled
+# in; KVM's structures are left to the fuzzer, whose size checks it must find), the end.
+def sec(t, payload):
+    return struct.pack("<II", t, len(payload)) + payload
+
+
+def s_str(s):
+    return struct.pack("<I", len(s)) + s
+
+
+for i, mode in enumerate((1, 2)):
+    cfg = struct.pack("<IIQIIIIIIQ", 1, 0, 128 << 20, 1, mode, 1, 0, 1, 0, 123456)
+    cfg += s_str(b"guests/count.elf") + s_str(b"to=12 snap=5")
+    cfg += struct.pack("<IQ", 0, 1 << 20) + s_str(b"/tmp/disk.img")
+    rte = [1 << 16] * 24
+    rte[5] = 0x31
+    split = struct.pack("<IIII", 24, 1, 0x10, 0) + struct.pack("<24Q", *rte) + bytes(
+        [0xff, 0xff, 0, 0, 0, 0, 0, 0])
+    body = sec(1, cfg)
+    body += sec(10, struct.pack("<I", len(split)) + split) if mode == 2 else sec(2, b"")
+    body += sec(3, b"") + sec(9, b"")
+    put("snapshot", "state%d" % i, bytes([1 if mode == 2 else 0]) + body)
+
+# ... and (bit 2) well-formed snapshots the target encodes itself, version 2, then mutates
+# by XOR: 1-2 vCPUs, 0-2 disks, 0-1 NIC, each irqchip mode.
 for cpus in range(2):
     for disks in range(3):
         for nics in range(2):
-            put("snapshot", "valid-%d-%d-%d" % (cpus + 1, disks, nics), bytes([2, cpus, disks, nics, 1]))
-put("snapshot", "body-end", bytes([1]) + struct.pack("<II", 9, 0))
-put("snapshot", "raw-short", bytes([0]) + b"FVMMSNAP")
+            for split in range(2):
+                put("snapshot", "valid-%d-%d-%d-%s" % (cpus + 1, disks, nics, "split" if split else "kernel"),
+                    bytes([5, cpus, disks, nics, split, 1]))

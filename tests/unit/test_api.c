@@ -126,6 +126,16 @@ static void template_ok(void **state)
 	assert_null(a.tmpl.cmdline);
 	assert_int_equal(parse("PUT", "/templates/t", "{\"kernel\": \"/k\"}"), 0);
 	assert_int_equal(a.tmpl.mem, 128 * MiB);
+	assert_null(a.tmpl.snapshot);
+	/* A snapshot's clones: no kernel, and what the machine is comes from the snapshot. */
+	assert_int_equal(parse("PUT", "/templates/s",
+	                       "{\"snapshot\": \"/snap\", \"pool\": 2, \"ready\": \"^count=9$\", "
+	                       "\"timeout_ms\": 900}"),
+	                 0);
+	assert_string_equal(a.tmpl.snapshot, "/snap");
+	assert_null(a.tmpl.kernel);
+	assert_int_equal(a.tmpl.pool, 2);
+	assert_int_equal(a.tmpl.timeout_ms, 900);
 }
 
 /* Each of these bodies is a 400 whose reason contains the given text. */
@@ -138,7 +148,14 @@ static const struct {
         {"[]", "must be a JSON object"},
         {"\"kernel\"", "must be a JSON object"},
         {"{\"kernel\": \"/k\", \"kernel\": \"/j\"}", "malformed JSON"}, /* duplicate key */
-        {"{}", "kernel: required"},
+        {"{}", "kernel: required (a path on the daemon's host), or snapshot"},
+        {"{\"snapshot\": \"\"}", "snapshot: empty directory name"},
+        {"{\"snapshot\": 7}", "snapshot: must be a string"},
+        {"{\"snapshot\": \"/s\", \"kernel\": \"/k\"}", "kernel: not with snapshot"},
+        {"{\"snapshot\": \"/s\", \"mem\": 64}", "mem: not with snapshot (the snapshot fixes"},
+        {"{\"snapshot\": \"/s\", \"cmdline\": \"x\"}", "cmdline: not with snapshot"},
+        {"{\"snapshot\": \"/s\", \"disks\": []}", "disks: not with snapshot"},
+        {"{\"snapshot\": \"/s\", \"nets\": [{}]}", "nets: not with snapshot"},
         {"{\"kernel\": \"\"}", "kernel: required"},
         {"{\"kernel\": 5}", "kernel: must be a string"},
         {"{\"kernel\": \"/k\\u0000x\"}", "is not allowed"},
@@ -212,6 +229,16 @@ static void vm_request(void **state)
 	assert_int_equal(a.vm.wait, WAIT_NONE);
 	assert_false(a.vm.timeout_set);
 	assert_false(a.vm.mac_set);
+	assert_string_equal(a.vm.snapshot, "");
+	/* A one-off clone of a snapshot directory, without a template. */
+	assert_int_equal(
+	        parse("POST", "/vms",
+	              "{\"snapshot\": \"/snap\", \"wait\": \"exit\", \"timeout_ms\": 900}"),
+	        0);
+	assert_string_equal(a.vm.snapshot, "/snap");
+	assert_string_equal(a.vm.template_name, "");
+	assert_int_equal(a.vm.wait, WAIT_EXIT);
+	assert_int_equal(a.vm.timeout_ms, 900);
 	for (int w = WAIT_NONE; w <= WAIT_EXIT; w++) {
 		char body[80];
 		snprintf(body, sizeof(body), "{\"template\": \"t\", \"wait\": \"%s\"}",
@@ -222,7 +249,14 @@ static void vm_request(void **state)
 	static const struct {
 		const char *body, *why;
 	} bad[] = {
-	        {"{}", "template: required"},
+	        {"{}", "template: required (or snapshot: a snapshot directory)"},
+	        {"{\"snapshot\": \"\"}", "snapshot: empty directory name"},
+	        {"{\"snapshot\": [1]}", "snapshot: must be a string"},
+	        {"{\"snapshot\": \"/s\", \"template\": \"t\"}", "template: not with snapshot"},
+	        {"{\"snapshot\": \"/s\", \"cmdline_append\": \"x\"}",
+	         "cmdline_append: not with snapshot (the guest has booted already)"},
+	        {"{\"snapshot\": \"/s\", \"mac\": \"52:54:00:00:00:01\"}",
+	         "mac: not with snapshot"},
 	        {"{\"template\": 1}", "template: must be a string"},
 	        {"{\"template\": \"../x\"}", "not a template name"},
 	        {"{\"template\": \"t\", \"wait\": \"soon\"}", "wait: want one of"},

@@ -175,6 +175,222 @@ static void round_trip(void **state)
 	sample_free(&s);
 }
 
+/* The split irqchip (format version 2): the userspace IOAPIC's record instead of KVM's. */
+static void split_sample(struct snapshot *s)
+{
+	sample(s);
+	s->irqchip = SNAP_IRQCHIP_SPLIT;
+	memset(&s->pic, 0, sizeof(s->pic));
+	memset(&s->ioapic, 0, sizeof(s->ioapic));
+	memset(&s->pit, 0, sizeof(s->pit));
+	struct ioapic_state *a = &s->uioapic;
+	a->npins = SNAP_IOAPIC_PINS;
+	a->id = 2;
+	a->ioregsel = 0x1a;
+	a->line = 1u << 9;
+	for (unsigned i = 0; i < SNAP_IOAPIC_PINS; i++)
+		a->rte[i] = 1ull << 16;                 /* masked */
+	a->rte[5] = 0x31;                               /* virtio-blk: edge, vector 0x31 */
+	a->rte[9] = 0x0300000000000000ull | 0xc041;     /* level, remote IRR, dest 3 */
+	a->rte[4] = (1ull << 16) | (1ull << 15) | 0x30; /* masked level */
+	a->pic_imr[0] = a->pic_imr[1] = 0xff;
+	a->pic_icw_left[1] = 2;
+	a->pic_icw4[1] = 1;
+}
+
+static void split_round_trip(void **state)
+{
+	(void)state;
+	struct snapshot s, d;
+	split_sample(&s);
+	size_t len;
+	uint8_t *buf = encode(&s, &len);
+	uint32_t version;
+	memcpy(&version, buf + 8, 4);
+	assert_int_equal(version, 2);
+	struct err er = {{0}};
+	assert_int_equal(snapshot_decode(&d, buf, len, NAME, &er), 0);
+	assert_int_equal(d.version, 2);
+	assert_int_equal(d.irqchip, SNAP_IRQCHIP_SPLIT);
+	assert_memory_equal(&d.uioapic, &s.uioapic, sizeof(s.uioapic));
+	/* nothing of the in-kernel irqchip is made up */
+	struct kvm_irqchip zero;
+	memset(&zero, 0, sizeof(zero));
+	assert_memory_equal(&d.ioapic, &zero, sizeof(zero));
+	size_t len2;
+	uint8_t *buf2 = encode(&d, &len2);
+	assert_int_equal(len2, len);
+	assert_memory_equal(buf, buf2, len);
+	free(buf);
+	free(buf2);
+	snapshot_free(&d);
+	sample_free(&s);
+}
+
+/* Offset of the first section of type t in an encoded snapshot (its header), or 0. */
+static size_t find_section(const uint8_t *buf, size_t len, uint32_t t)
+{
+	for (size_t off = 32; off + 8 <= len;) {
+		uint32_t type, slen;
+		memcpy(&type, buf + off, 4);
+		memcpy(&slen, buf + off + 4, 4);
+		if (type == t)
+			return off;
+		off += 8 + slen;
+	}
+	return 0;
+}
+
+static void split_rejects(void **state)
+{
+	(void)state;
+	struct snapshot s;
+	size_t len;
+	uint8_t *buf;
+	/* Each hostile record, re-encoded with valid checksums so that its own check is hit. */
+	struct {
+		const char *why;
+		int field;
+	} cases[] = {
+	        {"split irqchip: pin count is not 24", 0},
+	        {"split irqchip: id or register select out of range", 1},
+	        {"split irqchip: id or register select out of range", 2},
+	        {"split irqchip: an input line beyond pin 23 is asserted", 3},
+	        {"split irqchip: a redirection entry has delivery status set", 4},
+	        {"split irqchip: an edge-triggered redirection entry has remote IRR set", 5},
+	        {"split irqchip: 8259 guard state out of range", 6},
+	        {"split irqchip: 8259 guard state out of range", 7},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		split_sample(&s);
+		struct ioapic_state *a = &s.uioapic;
+		switch (cases[i].field) {
+		case 0:
+			a->npins = 23;
+			break;
+		case 1:
+			a->id = 16;
+			break;
+		case 2:
+			a->ioregsel = 0x100;
+			break;
+		case 3:
+			a->line = 1u << 24;
+			break;
+		case 4:
+			a->rte[7] |= 1ull << 12;
+			break;
+		case 5:
+			a->rte[5] |= 1ull << 14;
+			break;
+		case 6:
+			a->pic_icw_left[0] = 4;
+			break;
+		case 7:
+			a->pic_icw4[1] = 2;
+			break;
+		}
+		buf = encode(&s, &len);
+		expect_reject(buf, len, cases[i].why);
+		free(buf);
+		sample_free(&s);
+	}
+
+	/* A truncated record: the section one byte shorter (moved up, checksums fixed). */
+	split_sample(&s);
+	buf = encode(&s, &len);
+	sample_free(&s);
+	size_t at = find_section(buf, len, 10);
+	assert_true(at > 0);
+	uint32_t slen;
+	memcpy(&slen, buf + at + 4, 4);
+	memmove(buf + at + 8 + slen - 1, buf + at + 8 + slen, len - (at + 8 + slen));
+	slen--;
+	memcpy(buf + at + 4, &slen, 4);
+	refix(buf, len - 1);
+	expect_reject(buf, len - 1, "split irqchip section is malformed (size mismatch)");
+	/* ... and its stored structure size wrong. */
+	free(buf);
+	split_sample(&s);
+	buf = encode(&s, &len);
+	sample_free(&s);
+	at = find_section(buf, len, 10);
+	uint32_t size = (uint32_t)sizeof(struct ioapic_state) - 8;
+	memcpy(buf + at + 8, &size, 4);
+	refix(buf, len);
+	expect_reject(buf, len, "split irqchip section is malformed");
+	free(buf);
+	/* The section twice: a copy inserted right after it. */
+	split_sample(&s);
+	buf = encode(&s, &len);
+	sample_free(&s);
+	at = find_section(buf, len, 10);
+	memcpy(&size, buf + at + 4, 4);
+	size_t sec = 8 + size;
+	uint8_t *b2 = malloc(len + sec);
+	memcpy(b2, buf, at + sec);
+	memcpy(b2 + at + sec, buf + at, sec);
+	memcpy(b2 + at + 2 * sec, buf + at + sec, len - at - sec);
+	refix(b2, len + sec);
+	expect_reject(b2, len + sec, "split irqchip section appears twice");
+	free(b2);
+	free(buf);
+
+	/* The mode and the section must agree: a split snapshot with KVM's irqchip section,
+	 * an in-kernel one with the split record, and a split one with neither. */
+	split_sample(&s);
+	s.irqchip = SNAP_IRQCHIP_KERNEL;
+	buf = encode(&s, &len); /* writes the irqchip section ... */
+	sample_free(&s);
+	uint32_t mode = SNAP_IRQCHIP_SPLIT; /* ... under a configuration that says split */
+	memcpy(buf + 60, &mode, 4);         /* configuration: irqchip */
+	refix(buf, len);
+	expect_reject(buf, len, "an in-kernel irqchip section in a snapshot of the split irqchip");
+	free(buf);
+	split_sample(&s);
+	buf = encode(&s, &len);
+	sample_free(&s);
+	mode = SNAP_IRQCHIP_KERNEL;
+	memcpy(buf + 60, &mode, 4); /* configuration: irqchip */
+	refix(buf, len);
+	expect_reject(buf, len, "a split irqchip section in a snapshot of the in-kernel irqchip");
+	/* The split section's type changed to one nobody knows ... and removed altogether. */
+	at = find_section(buf, len, 10);
+	memcpy(&size, buf + at + 4, 4);
+	mode = SNAP_IRQCHIP_SPLIT;
+	memcpy(buf + 60, &mode, 4); /* configuration: irqchip */
+	memmove(buf + at, buf + at + 8 + size, len - (at + 8 + size));
+	refix(buf, len - 8 - size);
+	expect_reject(buf, len - 8 - size, "no split irqchip section");
+	free(buf);
+}
+
+/* Version 1 (in-kernel irqchip only) is still read; a split record in it is not. */
+static void reads_version_1(void **state)
+{
+	(void)state;
+	struct snapshot s, d;
+	sample(&s);
+	s.version = 1;
+	size_t len;
+	uint8_t *buf = encode(&s, &len);
+	sample_free(&s);
+	struct err er = {{0}};
+	assert_int_equal(snapshot_decode(&d, buf, len, NAME, &er), 0);
+	assert_int_equal(d.version, 1);
+	assert_int_equal(d.irqchip, SNAP_IRQCHIP_KERNEL);
+	assert_int_equal(d.ioapic.chip.ioapic.base_address, 0xfec00000);
+	snapshot_free(&d);
+	free(buf);
+
+	split_sample(&s);
+	s.version = 1;
+	buf = encode(&s, &len);
+	sample_free(&s);
+	expect_reject(buf, len, "unknown section type 10");
+	free(buf);
+}
+
 static void rejects_header(void **state)
 {
 	(void)state;
@@ -201,7 +417,11 @@ static void rejects_header(void **state)
 	uint32_t v = SNAP_VERSION + 1;
 	memcpy(b + 8, &v, 4);
 	refix(b, len);
-	expect_reject(b, len, "format version 2, this fastvmm reads version 1");
+	expect_reject(b, len, "format version 3, this fastvmm reads versions 1 to 2");
+	v = 0;
+	memcpy(b + 8, &v, 4);
+	refix(b, len);
+	expect_reject(b, len, "format version 0");
 
 	memcpy(b, buf, len);
 	b[12] = 1;
@@ -418,7 +638,8 @@ int main(void)
 	        cmocka_unit_test(crc32c_known_answer), cmocka_unit_test(round_trip),
 	        cmocka_unit_test(rejects_header),      cmocka_unit_test(rejects_sections),
 	        cmocka_unit_test(rejects_misfits),     cmocka_unit_test(parse_at),
-	        cmocka_unit_test(cli_flags),
+	        cmocka_unit_test(cli_flags),           cmocka_unit_test(split_round_trip),
+	        cmocka_unit_test(split_rejects),       cmocka_unit_test(reads_version_1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
