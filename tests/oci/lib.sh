@@ -1,0 +1,69 @@
+# tests/oci/lib.sh — sourced by tests/oci/t_*.sh: the boot tests' assertions (tests/boot/lib.sh)
+# plus bundles and a private --root for the OCI runtime.
+here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+. "$here/../boot/lib.sh"
+OCI=$(dirname "$FASTVMM")/fastvmm-oci
+[ -x "$OCI" ] || OCI=$(dirname "$FASTVMM")/bin/fastvmm-oci
+ROOT=$TMP/root
+HELPER=$here/helper.py
+
+# bundle DIR CONFIG_JSON FILE[=PATH]... : a bundle with rootfs/ holding the files.
+bundle() {
+	local d=$1 cfg=$2 f src dst
+	shift 2
+	mkdir -p "$d/rootfs"
+	for f in "$@"; do
+		src=${f%%=*} dst=${f#*=}
+		[ "$dst" = "$f" ] && dst=/$(basename "$src")
+		install -D -m755 "$src" "$d/rootfs$dst"
+	done
+	printf '%s\n' "$cfg" >"$d/config.json"
+}
+
+# cfg ARGS_JSON [EXTRA_JSON_MEMBERS] : a minimal config.json.
+cfg() {
+	printf '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":%s}%s}' \
+		"$1" "${2:+,$2}"
+}
+
+# oci NAME ARGS... : the runtime with --root $ROOT, like run().
+oci() {
+	local name=$1
+	shift
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	RC=0
+	timeout -k 5 60 "$OCI" --root "$ROOT" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+}
+
+# reap NAME SCRIPT : SCRIPT under a subreaper; $OUT gets its output and "reaped PID STATUS".
+reap() {
+	local name=$1
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	RC=0
+	timeout -k 5 60 python3 "$HELPER" reap "$2" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+}
+
+# expect_status NAME WANT : the instance's exit status seen by the subreaper.
+expect_status() {
+	local got
+	# The first reaped is the instance; the VM-teardown helper it leaves (vm_defer_destruction)
+	# can only end after it, having the VM to destroy.
+	got=$(sed -n 's/^reaped [0-9]* //p' "$OUT" | head -1)
+	if [ "$got" = "$2" ]; then ok "$1: container exit status $2"; else not_ok "$1: container exit status '${got}', want $2" "$OUT" "$ERR"; fi
+}
+
+# expect_empty_root NAME : nothing left in --root.
+expect_empty_root() {
+	if [ -z "$(ls -A "$ROOT" 2>/dev/null)" ]; then ok "$1: nothing left in --root"; else not_ok "$1: left in --root: $(ls -A "$ROOT" | tr '\n' ' ')"; fi
+}
+
+# wait_status ID STATUS : poll `state` until it says STATUS (5 s).
+wait_status() {
+	for _ in $(seq 100); do
+		"$OCI" --root "$ROOT" state "$1" 2>/dev/null | grep -q "\"status\": \"$2\"" && return 0
+		sleep 0.05
+	done
+	return 1
+}

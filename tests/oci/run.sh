@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# tests/oci/run.sh FASTVMM GUESTDIR — the OCI runtime's tests (tests/oci/t_*.sh): the CLI
+# alone, containerd + ctr, podman, make install. OCI_ONLY=REGEX runs only matching scripts.
+# Prints one closing line "oci: N passed, N failed".
+set -u
+export FASTVMM=$(readlink -f "$1") GUESTS=$(readlink -f "$2")
+here=$(dirname "$(readlink -f "$0")")
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	echo "oci tests: /dev/kvm is not usable here" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "oci tests: need root (containerd, podman and cgroups); skipped"
+	exit 0
+fi
+pass=0 fail=0
+for t in "$here"/t_*.sh; do
+	[[ $(basename "$t") =~ ${OCI_ONLY:-.} ]] || continue
+	echo "== $(basename "$t")"
+	out=$(bash "$t" 2>&1)
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | grep -c '^ok - ')
+	f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
+	pass=$((pass + p))
+	fail=$((fail + f))
+done
+echo "oci: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
