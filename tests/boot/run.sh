@@ -4,10 +4,7 @@
 set -u
 export FASTVMM=$(readlink -f "$1") GUESTS=$(readlink -f "$2")
 here=$(dirname "$(readlink -f "$0")")
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "boot tests: /dev/kvm is not usable here" >&2
-	exit 1
-fi
+. "$here/../kvm_or_skip.sh" "boot tests"
 pass=0 fail=0
 for t in "$here"/t_*.sh; do
 	echo "== $(basename "$t")"

@@ -12,6 +12,7 @@
 #      has device-mapper (else one line says why it is skipped).
 # Prints "ok - ..." / "not ok - ..." and a closing count, like the boot tests.
 set -u
+. "$(dirname "$(readlink -f "$0")")/../kvm_or_skip.sh" "soak tests"
 export FASTVMM=$(readlink -f "$1") GUESTS=$(readlink -f "$2")
 N=${SOAK_N:-1000}
 KILLS=${SOAK_KILLS:-20}
