@@ -5,8 +5,8 @@
 set -u
 export FASTVMM=$(readlink -f "$1") GUESTS=$(readlink -f "$2")
 here=$(dirname "$(readlink -f "$0")")
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "oci tests: /dev/kvm is not usable here" >&2
+if [ ! -c /dev/kvm ] && [ "${FASTVMM_REQUIRE_KVM:-0}" = 1 ]; then
+	echo "oci tests: FAILED: /dev/kvm is absent and FASTVMM_REQUIRE_KVM=1" >&2
 	exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then
