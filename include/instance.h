@@ -114,6 +114,10 @@ void instance_kvm_shared_free(struct kvm_shared *s);
 struct rusage;
 void instance_reaped(struct batch_record *r, int status, const struct rusage *ru);
 
+/* A launcher reading one of its instances' /proc/PID/FILE (stat, statm): up to len - 1 bytes,
+ * NUL-terminated. Returns the length, or -1 (no such process, or an empty read). */
+ssize_t instance_proc_read(pid_t pid, const char *file, char *buf, size_t len);
+
 /* "{id}" in tmpl replaced by id; malloc()ed. (batch_expand_cmdline is this.) */
 char *instance_expand_cmdline(const char *tmpl, unsigned id);
 

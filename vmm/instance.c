@@ -426,6 +426,21 @@ void instance_kvm_shared_free(struct kvm_shared *s)
 	}
 }
 
+ssize_t instance_proc_read(pid_t pid, const char *file, char *buf, size_t len)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, file);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || len == 0)
+		return fd < 0 ? -1 : (close(fd), -1);
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
 void instance_reaped(struct batch_record *r, int status, const struct rusage *ru)
 {
 	/* ru_maxrss lags the per-CPU RSS counters; the statm figure the child read is a floor. */

@@ -192,16 +192,9 @@ static void container_close(struct container *c)
  * from a later one that got the same pid. 0 if there is no such process. */
 static int proc_stat(pid_t pid, char *state, unsigned long long *starttime)
 {
-	char p[64], buf[1024];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[1024];
+	if (instance_proc_read(pid, "stat", buf, sizeof(buf)) < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	char *s = strrchr(buf, ')'); /* the command name may contain anything */
 	if (!s || sscanf(s + 2, "%c", state) != 1)
 		return 0;

@@ -42,19 +42,12 @@ cfg() {
 oci() {
 	local name=$1
 	shift
-	OUT=$TMP/$name.out
-	ERR=$TMP/$name.err
-	RC=0
-	timeout -k 5 60 "$OCI" --root "$ROOT" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	capture "$name" "$OCI" --root "$ROOT" "$@"
 }
 
 # reap NAME SCRIPT : SCRIPT under a subreaper; $OUT gets its output and "reaped PID STATUS".
 reap() {
-	local name=$1
-	OUT=$TMP/$name.out
-	ERR=$TMP/$name.err
-	RC=0
-	timeout -k 5 60 python3 "$HELPER" reap "$2" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	capture "$1" python3 "$HELPER" reap "$2"
 }
 
 # expect_status NAME WANT : the instance's exit status seen by the subreaper.

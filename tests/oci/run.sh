@@ -13,16 +13,5 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "oci tests: need root (containerd, podman and cgroups); skipped"
 	exit 0
 fi
-pass=0 fail=0
-for t in "$here"/t_*.sh; do
-	[[ $(basename "$t") =~ ${OCI_ONLY:-.} ]] || continue
-	echo "== $(basename "$t")"
-	out=$(bash "$t" 2>&1)
-	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | grep -c '^ok - ')
-	f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
-	pass=$((pass + p))
-	fail=$((fail + f))
-done
-echo "oci: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+. "$here/../suite.sh"
+run_suite oci "$here" "${OCI_ONLY:-.}"
