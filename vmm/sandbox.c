@@ -41,7 +41,7 @@ static int process_role = -1;
 
 static const char *const role_names[SANDBOX_NROLES] = {
         [SANDBOX_VCPU] = "vcpu",         [SANDBOX_IO] = "io",       [SANDBOX_VMM] = "vmm",
-        [SANDBOX_LAUNCHER] = "launcher", [SANDBOX_SERVE] = "serve",  [SANDBOX_PAUSE] = "pause",
+        [SANDBOX_LAUNCHER] = "launcher", [SANDBOX_SERVE] = "serve", [SANDBOX_PAUSE] = "pause",
 };
 
 const char *sandbox_role_name(enum sandbox_role role)
