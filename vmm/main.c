@@ -1,16 +1,13 @@
 /* vmm/main.c — the fastvmm command: parse, validate inputs, build and run one VM, report.
  * The only place (with batch.c) that decides the process's exit status. */
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
-#include <sched.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "batch.h"
