@@ -96,18 +96,21 @@ unit: $(UNIT_BIN)
 boot-test: all
 	tests/boot/run.sh $(B)/fastvmm $(B)/guests
 
-# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree.
+# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree; and
+# the OCI runtime's tests but the install one (which would install that tree).
 sanitize:
 	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit boot-test
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		OCI_ONLY='bundle|runtime|ctr|podman' unit boot-test test-oci
 
 test-nested: all
 	tests/nested/run.sh
 
 # The OCI runtime (vmm/oci*.c) under real engines: the CLI alone, containerd + ctr, podman,
 # make install into a scratch prefix. OCI_ONLY=REGEX picks scripts (tests/oci/run.sh).
+OCI_ONLY ?=
 test-oci: all
-	tests/oci/run.sh $(B)/fastvmm $(B)/guests
+	OCI_ONLY='$(OCI_ONLY)' tests/oci/run.sh $(B)/fastvmm $(B)/guests
 
 # Parse-and-place against Debian's real kernel (bzImage and the vmlinux inside it), fetched
 # and cached by the nested harness's kernel step.
