@@ -1230,8 +1230,8 @@ int oci_main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	static const char *const refused[] = {"exec",    "pause",  "resume", "update", "checkpoint",
-	                                      "restore", "events", "run",    "spec"};
+	static const char *const refused[] = {"exec",       "pause",   "resume", "update",
+	                                      "checkpoint", "restore", "events", "spec"};
 	for (size_t k = 0; k < ARRAY_SIZE(refused); k++)
 		if (!strcmp(cmd, refused[k])) {
 			oci_err("%s: not supported by fastvmm: a container is one VM, with no "
