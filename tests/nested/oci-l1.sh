@@ -48,3 +48,15 @@ echo "L1OCI run-term rc=$?"
 FASTVMM_TEST_DENIED_SYSCALL=vmm $O run --bundle /tmp/b/hello r5 >/tmp/r5.out 2>&1
 echo "L1OCI sandbox-vmm rc=$? $(grep -o 'sandbox: vmm thread made a denied system call: socket' /tmp/r5.out)"
 echo "L1OCI root-left=$(ls /tmp/ocir | wc -l)"
+echo "L1OCI sanitizer-reports=$(cat /tmp/r*.out /tmp/c1.out | grep -c -e AddressSanitizer -e 'runtime error')"
+
+# The runtime's cost over the CLI, same guest, same L1 (TCG-emulated: only the ratio and the
+# difference mean something): 10 launches each, wall time from /proc/uptime.
+[ "${OCI_L1_BENCH:-0}" = 1 ] || exit 0
+up() { cut -d' ' -f1 /proc/uptime; }
+t0=$(up)
+for i in 1 2 3 4 5 6 7 8 9 10; do /bin/fastvmm --kernel /guests/hello.elf >/dev/null 2>&1; done
+t1=$(up)
+for i in 1 2 3 4 5 6 7 8 9 10; do $O run --bundle /tmp/b/hello "b$i" >/dev/null 2>&1; done
+t2=$(up)
+echo "L1OCI bench cli_ms=$(awk "BEGIN{print ($t1-$t0)*100}") oci_run_ms=$(awk "BEGIN{print ($t2-$t1)*100}") (per launch, mean of 10)"
