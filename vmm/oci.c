@@ -5,11 +5,13 @@
  *
  * Lifecycle (runtime-spec runtime.md "Lifecycle"; runc's design, which the engines assume):
  *   create  validates the bundle (vmm/oci_bundle.c), forks the instance process and waits
- *           until that process has built the VM up to its first KVM_RUN (pipeline_run) —
- *           or failed, in which case nothing is left in --root. The instance then blocks
+ *           until that process has built the VM up to its first KVM_RUN (the shared
+ *           instance core, vmm/instance.c: instance_init + instance_build) — or failed, in
+ *           which case nothing is left in --root. The instance then blocks
  *           opening ROOT/ID/exec.fifo for writing; `create` records the state, writes the
  *           pid file and exits. The engine (a subreaper) inherits the instance process.
- *   start   opens the FIFO for reading: the instance's open returns, it runs the VM.
+ *   start   opens the FIFO for reading: the instance's open returns, it runs the VM
+ *           (instance_run: confined by the sandbox before the guest's first instruction).
  *   kill    signals the instance: SIGTERM/SIGINT/SIGHUP stop the VM cleanly (exit status
  *           128+signal), SIGKILL ends it at once, other signals are delivered as they are.
  *   delete  removes the state and the cgroup (--force kills a live instance first).
