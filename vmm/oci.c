@@ -514,11 +514,8 @@ static _Noreturn void instance_main(struct oci_bundle *b, struct kernel_image *k
 		report_send(rep, 0, "out of memory");
 		_exit(1);
 	}
-	/* The engine stops a container with SIGTERM (and SIGINT/SIGHUP): a clean stop of the
-	 * VM with status 128 + signal, not the default death without a console flush. */
-	static const int stop_sigs[] = {SIGTERM, SIGINT, SIGHUP};
-	if (instance_build(&in) < 0 || instance_stop_on(&in, stop_sigs, 3) < 0) {
-		report_send(rep, 0, "%s", vm->reason[0] ? vm->reason : "cannot take stop signals");
+	if (instance_build(&in) < 0) {
+		report_send(rep, 0, "%s", vm->reason);
 		_exit(1);
 	}
 	report_send(rep, 1, "ok");
@@ -533,6 +530,12 @@ static _Noreturn void instance_main(struct oci_bundle *b, struct kernel_image *k
 	}
 	(void)!write(fd, "0", 1);
 	close(fd);
+	/* Started. The engine stops a container with SIGTERM (and SIGINT/SIGHUP): from now on a
+	 * clean stop of the VM with status 128 + signal, not the default death without a
+	 * console flush. (Until start, they end the process at once: nothing has run.) */
+	static const int stop_sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	if (instance_stop_on(&in, stop_sigs, 3) < 0)
+		log_warn("cannot take stop signals: SIGTERM ends the VM abruptly");
 	instance_run(&in);
 	int sig = atomic_load(&vm->stop_signal);
 	int status = sig ? 128 + sig : vm_exit_status(vm);

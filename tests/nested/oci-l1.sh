@@ -35,6 +35,12 @@ $O kill c1 TERM
 for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(state c1)" = stopped ] && break; sleep 0.5; done
 echo "L1OCI kill-term state=$(state c1)"
 $O delete c1 && echo "L1OCI delete rc=0 left=$(ls /tmp/ocir | wc -l)"
+# A created container (built, the guest never ran) stopped by TERM before start.
+$O create --bundle /tmp/b/hang c2 >/dev/null 2>&1
+$O kill c2 TERM
+for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(state c2)" = stopped ] && break; sleep 0.5; done
+echo "L1OCI created-term state=$(state c2)"
+$O delete c2
 
 # Foreground run stopped by SIGTERM (forwarded to the VM process): clean stop, 128+15.
 $O run --bundle /tmp/b/hang r4 >/tmp/r4.out 2>&1 &

@@ -44,6 +44,8 @@ reap kill "$O delete c3 && $O create --bundle $B c3 && $O start c3 && sleep 0.2 
 expect_status kill 137
 reap created-kill "$O delete c3 && $O create --bundle $B c3 && $O kill c3 9"
 expect_status created-kill 137
+reap created-term "$O delete c3 && $O create --bundle $B c3 && $O kill c3 TERM"
+expect_status created-term 143
 oci kill-stopped kill c3 TERM
 expect_rc kill-stopped 1
 expect_err kill-stopped 'not running'
