@@ -302,6 +302,26 @@ static int cgroup_each(const char *path, int (*fn)(const char *dir, const char *
 	return r;
 }
 
+/* cgroup v2: a limit file (memory.max, cpu.max, pids.max) exists in a cgroup only when its
+ * parent delegates the controller (cgroup.subtree_control), so enable the ones a limit needs
+ * on every ancestor from the root down, as runc does. A controller the host lacks, or a
+ * parent with processes of its own, fails here quietly and then as the limit's write. */
+static void cg_v2_delegate(const char *dir, const struct oci_bundle *b)
+{
+	char anc[PATH_MAX * 2];
+	snprintf(anc, sizeof(anc), "%s", dir);
+	size_t root_len = strlen(CGROUP_ROOT);
+	for (char *p = anc + root_len; (p = strchr(p, '/'));) {
+		*p = 0;
+		static const char *const ctls[] = {"+memory", "+cpu", "+pids"};
+		bool want[] = {b->cg_mem > 0, b->cg_cpu_quota > 0, b->cg_pids > 0};
+		for (size_t i = 0; i < ARRAY_SIZE(ctls); i++)
+			if (want[i])
+				(void)write_str(anc, "cgroup.subtree_control", ctls[i]);
+		*p++ = '/';
+	}
+}
+
 static int cg_join(const char *dir, const char *ctl, void *arg)
 {
 	const struct oci_bundle *b = arg;
@@ -310,6 +330,8 @@ static int cg_join(const char *dir, const char *ctl, void *arg)
 	if (r < 0)
 		return r;
 	bool v2 = !ctl[0];
+	if (v2)
+		cg_v2_delegate(dir, b);
 	if (b->cg_mem > 0 && (v2 || strstr(ctl, "memory"))) {
 		snprintf(v, sizeof(v), "%lld", (long long)b->cg_mem);
 		if ((r = write_str(dir, v2 ? "memory.max" : "memory.limit_in_bytes", v)) < 0)

@@ -42,6 +42,17 @@ for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(state c2)" = stopped ] && break; sleep 0.
 echo "L1OCI created-term state=$(state c2)"
 $O delete c2
 
+# cgroup v2 (L1 mounts none: mount one): linux.cgroupsPath created with the controllers
+# delegated down to it, the limit = the spec's memory limit + 32 MiB of VMM overhead, the VM
+# process inside it, the leaf removed by delete.
+[ -f /sys/fs/cgroup/cgroup.controllers ] || mount -t cgroup2 none /sys/fs/cgroup
+bundle /tmp/b/cg '["/hang.elf"]' hang.elf '"linux":{"cgroupsPath":"/fvtest/c1","resources":{"memory":{"limit":67108864},"pids":{"limit":64}}}'
+$O create --bundle /tmp/b/cg --pid-file /tmp/cg.pid g1 >/tmp/cg.out 2>&1
+echo "L1OCI cgroup2 create rc=$? memory.max=$(cat /sys/fs/cgroup/fvtest/c1/memory.max 2>&1) pids.max=$(cat /sys/fs/cgroup/fvtest/c1/pids.max 2>&1) member=$(grep -qx "$(cat /tmp/cg.pid)" /sys/fs/cgroup/fvtest/c1/cgroup.procs && echo yes)"
+$O delete --force g1
+echo "L1OCI cgroup2 removed=$([ -e /sys/fs/cgroup/fvtest/c1 ] && echo no || echo yes)"
+rmdir /sys/fs/cgroup/fvtest 2>/dev/null
+
 # Foreground run stopped by SIGTERM (forwarded to the VM process): clean stop, 128+15.
 $O run --bundle /tmp/b/hang r4 >/tmp/r4.out 2>&1 &
 p=$!
