@@ -30,6 +30,19 @@ echo "L1CTR run-hello rc=$? $(grep -c 'Hello from fastvmm guest' $D/h1.out) hell
 $C run --rm --snapshotter native $R localhost/fvt:1 h2 /exitcode.elf exit=9 >$D/h2.out 2>&1
 echo "L1CTR run-code rc=$?"
 
+# Detached with a memory limit: RUNNING, the VM process in the task's cgroup with the limit
+# + 32 MiB of VMM overhead; `ctr task kill` (SIGTERM) stops the VM cleanly: exit 143.
+$C run -d --snapshotter native $R --memory-limit 67108864 localhost/fvt:1 h4 /hang.elf >$D/h4.out 2>&1
+for i in $(seq 60); do $C task ls | grep -q 'h4.*RUNNING' && break; sleep 0.5; done
+pid=$($C task ls | awk '$1 == "h4" {print $2}')
+cg=$(sed -n 's/^0::\(.*\)/\1/p' /proc/$pid/cgroup 2>/dev/null)
+echo "L1CTR detach $($C task ls | awk '$1 == "h4" {print $3}') exe=$(readlink /proc/$pid/exe) memory.max=$(cat /sys/fs/cgroup$cg/memory.max 2>&1)"
+$C task kill h4
+for i in $(seq 60); do $C task ls | grep -q 'h4.*STOPPED' && break; sleep 0.5; done
+$C task delete h4 >$D/h4del.out 2>&1
+echo "L1CTR kill-term $(grep -o 'non-zero exit code [0-9]*' $D/h4del.out)"
+$C container delete h4
+
 # Debian's Linux as the workload: a rootfs holding its bzImage and initramfs.
 mkdir -p /tmp/lroot
 cp /l2/vmlinuz /l2/initrd.gz /tmp/lroot/

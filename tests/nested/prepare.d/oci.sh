@@ -24,4 +24,4 @@ install -m755 "$here/../oci-ctr-l1.sh" "$L1ROOT/bin/oci-ctr-l1"
 mkdir -p "$L1ROOT/oci"
 g=$L1ROOT/guests # the own guests, copied there before the hooks run
 "$here/../../oci/mkimage.sh" "$L1ROOT/oci/img.tar" localhost/fvt:1 '["/hello.elf"]' \
-	"$g/hello.elf=/hello.elf" "$g/exitcode.elf=/exitcode.elf"
+	"$g/hello.elf=/hello.elf" "$g/exitcode.elf=/exitcode.elf" "$g/hang.elf=/hang.elf"
