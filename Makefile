@@ -101,16 +101,20 @@ boot-test: all
 sanitize:
 	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		OCI_ONLY='bundle|runtime|ctr|podman' unit boot-test test-oci
+		OCI_ONLY='bundle|runtime|ctr|podman' OCI_NO_NESTED=1 unit boot-test test-oci
 
 test-nested: all
 	tests/nested/run.sh
 
 # The OCI runtime (vmm/oci*.c) under real engines: the CLI alone, containerd + ctr, podman,
 # make install into a scratch prefix. OCI_ONLY=REGEX picks scripts (tests/oci/run.sh).
+# Then its nested scenarios (tests/nested/scenarios-oci: the CLI and containerd inside L1,
+# booting guests on L1's KVM, which hosts without /dev/kvm need), in an L1 of their own.
 OCI_ONLY ?=
 test-oci: all
 	OCI_ONLY='$(OCI_ONLY)' tests/oci/run.sh $(B)/fastvmm $(B)/guests
+	$(if $(OCI_NO_NESTED),,NESTED_SCENARIOS=tests/nested/scenarios-oci \
+		NESTED_FASTVMM=$(B)/fastvmm NESTED_GUESTS=$(B)/guests tests/nested/run.sh)
 
 # Parse-and-place against Debian's real kernel (bzImage and the vmlinux inside it), fetched
 # and cached by the nested harness's kernel step.

@@ -2,7 +2,7 @@
 # tests/nested/oci-l1.sh — the OCI runtime inside L1 (busybox sh; installed as /bin/oci-l1 by
 # prepare.d/oci.sh): bundles of the own guests driven through the runtime's command line the
 # way an engine's shim does, on a real /dev/kvm. Prints one "L1OCI ..." line per fact; the
-# scenario (tests/nested/scenarios, oci-*) checks them. No bash, python or engine in L1:
+# scenarios (tests/nested/scenarios-oci) check them. No bash, python or engine in L1:
 # `run` is the foreground form (create + start + wait + delete), whose status is the VM's.
 O="/bin/fastvmm oci --root /tmp/ocir"
 bundle() { # DIR ARGS_JSON GUEST [EXTRA_JSON]
