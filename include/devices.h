@@ -41,6 +41,10 @@ struct rtc {
 	uint8_t ram[128];
 };
 int rtc_init(struct rtc *r, struct vm *vm);
+/* The UTC calendar fields of t (seconds since the epoch), as gmtime_r() gives them (tm_isdst
+ * 0), with no time zone to load. */
+struct tm;
+void rtc_utc(int64_t t, struct tm *tm);
 
 /* i8042 keyboard controller: only what guests use to reset (0xfe to port 0x64). */
 struct i8042 {

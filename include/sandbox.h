@@ -18,6 +18,7 @@
 #define FASTVMM_SANDBOX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum sandbox_role {
 	/* A vCPU thread: KVM_RUN and the exit handlers (serial output, virtio register access
@@ -67,6 +68,19 @@ bool sandbox_enabled(void);
  * and openat/unlinkat/renameat only relative to dirfd (opened during setup). Call before
  * sandbox_apply(). */
 void sandbox_allow_snapshot(int dirfd);
+
+/* ---- the filters compiled at build time (vmm/gen/sandbox_gen.c) ---- */
+/* The tgkill rule's pid in an exported filter: above PID_MAX_LIMIT (2^22), never a pid. */
+#define SANDBOX_PID_PLACEHOLDER 0x7e5a1d00u
+/* Write the role's filter as raw BPF (struct sock_filter[]) to fd, compiled by libseccomp
+ * with tgkill limited to pid and, if sanitizer, the sanitizer runtimes' extra calls. */
+int sandbox_export(enum sandbox_role role, bool sanitizer, uint32_t pid, int fd);
+struct sock_filter;
+/* The build-time filter of a role: n instructions, pids of them comparing with the
+ * placeholder pid (tgkill's target). */
+const struct sock_filter *sandbox_precompiled(enum sandbox_role role, unsigned *n, unsigned *pids);
+/* Replace the placeholder pid in f[0, n) by pid; returns how many instructions changed. */
+unsigned sandbox_patch_pid(struct sock_filter *f, unsigned n, uint32_t pid);
 void sandbox_disable(void);
 
 /* Test hook: if the environment names this role in FASTVMM_TEST_DENIED_SYSCALL, make a

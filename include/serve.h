@@ -37,7 +37,8 @@ int serve_main(int argc, char **argv);
 int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t err_len);
 void serve_usage(FILE *out);
 
-/* ---- the action side, called by vmm/http.c (thread-safe: one lock inside) ---- */
+/* ---- the action side, called by vmm/http.c (on the daemon's one thread; one lock inside
+ * all the same, so that the order of state changes never depends on who calls) ---- */
 
 /* A finished action: HTTP status, body and its content type. body is malloc()ed. */
 struct reply {
@@ -47,8 +48,8 @@ struct reply {
 };
 
 /* Someone waiting for a VM to reach a state (POST /vms with "wait"). serve_do() fills it in
- * and returns 1; serve calls wake(cookie) from another thread once the state is reached (or
- * can never be), after which the caller gets its reply with serve_waited(). */
+ * and returns 1; serve's loop calls wake(cookie) once the state is reached (or can never
+ * be), after which the caller gets its reply with serve_waited(). */
 struct waiter {
 	void (*wake)(void *cookie);
 	void *cookie;
@@ -73,6 +74,14 @@ bool serve_stopping(void);
 struct http;
 /* Serve HTTP on the listening socket fd (already bound and listening). NULL on failure. */
 struct http *http_start(int fd, const struct serve_opts *o, char *why, size_t why_len);
+/* The fd the daemon's loop polls for HTTP work (readable: call http_run), and how long it may
+ * wait at most before calling http_run anyway (connection timeouts; -1: no limit). */
+int http_fd(const struct http *h);
+int http_timeout_ms(const struct http *h);
+/* Do every piece of HTTP work that is ready, without blocking: accept, read, call
+ * api_parse()/serve_do(), resume woken requests, send. On the daemon's only thread, with
+ * serve's lock not held. */
+void http_run(struct http *h);
 /* Stop accepting (the socket stays open until http_stop). */
 void http_quiesce(struct http *h);
 /* Wake every waiting request (shutdown), close every connection and stop. */

@@ -130,6 +130,11 @@ struct snapshot {
 
 /* ---- the format (vmm/snapshot_format.c, pure) ---- */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+/* The state file's header: SNAP_HDR_LEN bytes (magic, version, flags, body length, body and
+ * header CRC32C), in front of the sections. */
+#define SNAP_HDR_LEN 32
+/* Write the header of buf[0, len) (len >= SNAP_HDR_LEN) for the body that follows it. */
+void snapshot_seal(uint8_t *buf, size_t len, uint32_t version);
 /* Serialise s into a malloc()ed buffer (*out, *len). 0 or -ENOMEM. */
 int snapshot_encode(const struct snapshot *s, uint8_t **out, size_t *len);
 /* Parse and validate buf; `name` names the file in messages. On success s owns its arrays

@@ -1,8 +1,12 @@
 /* vmm/http.c — the daemon's HTTP/1.1 side (include/serve.h), on libmicrohttpd.
  *
- * One internal epoll thread serves every connection; a request that waits for its VM
- * (POST /vms with "wait") is suspended (MHD_suspend_connection), holding no thread, and
- * resumed by vmm/serve.c when the VM gets there. This file only moves bytes: it collects the
+ * libmicrohttpd runs on the daemon's own (only) thread: its epoll fd is one of the fds of
+ * serve's main loop, which calls http_run() when it is ready. The daemon has no other
+ * thread, because it forks an instance process for every VM: a fork in a process with other
+ * threads running inherits whatever locks they held at that instant (an allocator's, a
+ * library's), and the child deadlocks on the first it takes. A request that waits for its
+ * VM (POST /vms with "wait") is suspended (MHD_suspend_connection) and resumed by
+ * vmm/serve.c when the VM gets there. This file only moves bytes: it collects the
  * body (bounded), hands method/path/body to api_parse(), the action to serve_do(), and sends
  * the reply. Limits: the body cap answers 413 (at once when Content-Length says so), the
  * connection cap 503, and libmicrohttpd closes a connection idle or slow for longer than
@@ -227,19 +231,37 @@ struct http *http_start(int fd, const struct serve_opts *o, char *why, size_t wh
 	 * beyond our cap still get a 503 rather than a bare close. */
 	unsigned hard = o->max_conns + o->max_conns / 4 + 16;
 	h->d = MHD_start_daemon(
-	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
-	        NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-	        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, hard,
-	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
-	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-	        on_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	        MHD_OPTION_END);
+	        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	        on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h, MHD_OPTION_LISTEN_SOCKET, fd,
+	        MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_CONNECTION_TIMEOUT,
+	        (unsigned)o->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	        (size_t)(64 * 1024), MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(why, why_len, "libmicrohttpd could not start on the socket");
 		free(h);
 		return NULL;
 	}
 	return h;
+}
+
+int http_fd(const struct http *h)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	return i ? i->epoll_fd : -1;
+}
+
+int http_timeout_ms(const struct http *h)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+	if (MHD_get_timeout(h->d, &ms) != MHD_YES)
+		return -1; /* nothing timed */
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
+void http_run(struct http *h)
+{
+	MHD_run(h->d);
 }
 
 void http_quiesce(struct http *h)

@@ -9,6 +9,8 @@
  * handler; if it could, it would still be confined (the filter, not the handler, refuses). */
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <seccomp.h>
@@ -27,6 +29,15 @@
 #include "cc.h"
 #include "log.h"
 #include "sandbox.h"
+
+/* Sanitizer builds: their runtimes make calls of their own (rules_sanitizer()). */
+#if defined(__SANITIZE_ADDRESS__)
+#define FASTVMM_SAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FASTVMM_SAN 1
+#endif
+#endif
 
 /* Generated at build time from <sys/syscall.h> (Makefile): [nr] = "name". */
 static const char *const syscall_names[] = {
@@ -132,6 +143,12 @@ static const unsigned long allowed_ioctls[] = {
 
 static int snapshot_dirfd = -1;
 
+/* The tgkill rule's pid: this process's when compiled here; SANDBOX_PID_PLACEHOLDER in the
+ * filters compiled at build time, replaced by the pid when they are loaded. */
+static uint32_t rule_pid;
+/* The sanitizer runtimes' extra calls (rules_sanitizer()) are in the filters. */
+static bool rule_san;
+
 void sandbox_allow_snapshot(int dirfd)
 {
 	snapshot_dirfd = dirfd;
@@ -225,7 +242,7 @@ static int rules_common(scmp_filter_ctx ctx)
 	/* Signals only to our own threads (vCPU kicks). */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)rule_pid));
 	for (size_t i = 0; i < ARRAY_SIZE(allowed_ioctls) && !r; i++)
 		r = seccomp_rule_add(
 		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
@@ -285,6 +302,8 @@ static int rules_vmm(scmp_filter_ctx ctx)
 		r = ALLOW(ctx, seccomp);
 	if (!r)
 		r = ALLOW(ctx, capset);
+	if (!r)
+		r = ALLOW(ctx, capget); /* drop_caps(): a vCPU thread's are already gone */
 	static const int prctl_ops[] = {PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT,
 	                                PR_GET_SECCOMP};
 	for (size_t i = 0; i < ARRAY_SIZE(prctl_ops) && !r; i++)
@@ -422,16 +441,8 @@ static int rules_serve(scmp_filter_ctx ctx)
 
 /* Sanitizer runtimes make calls of their own (LeakSanitizer stops the world with ptrace from
  * a cloned task at exit; ASan reads /proc/self/maps). Only in those builds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FASTVMM_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FASTVMM_SAN 1
-#endif
-#endif
 static int rules_sanitizer(scmp_filter_ctx ctx)
 {
-#ifdef FASTVMM_SAN
 	static const int sys[] = {
 	        SCMP_SYS(ptrace),       SCMP_SYS(clone),       SCMP_SYS(openat),
 	        SCMP_SYS(open),         SCMP_SYS(getdents64),  SCMP_SYS(getdents),
@@ -443,60 +454,18 @@ static int rules_sanitizer(scmp_filter_ctx ctx)
 	        SCMP_SYS(uname),        SCMP_SYS(getpid),
 	};
 	int r = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
+	for (size_t i = 0; rule_san && i < ARRAY_SIZE(sys) && !r; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
 	return r;
-#else
-	(void)ctx;
-	return 0;
-#endif
 }
 
-/* Every capability out of this thread: bounding set (needs CAP_SETPCAP: skipped when we never
- * had it), ambient, then effective/permitted/inheritable. */
-static int drop_caps(void)
+/* The whole filter of a role, compiled by libseccomp (about 1 ms here). */
+static int rules_build(scmp_filter_ctx *out, enum sandbox_role role)
 {
-	for (unsigned long cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
-			break; /* past CAP_LAST_CAP */
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct data[2];
-	memset(data, 0, sizeof(data));
-	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
-}
-
-int sandbox_apply(enum sandbox_role role)
-{
-	if (disabled)
-		return 0;
-	if ((unsigned)role >= SANDBOX_NROLES)
-		return -EINVAL;
-	/* libc state that is set up lazily by opening a file, before the filter forbids it:
-	 * glibc's first gmtime_r() (the CMOS RTC, read by Linux and Unikraft) initialises the
-	 * time zone, which opens /etc/localtime. Later calls do not (tzset() itself would,
-	 * each time, with TZ unset: so not tzset()). */
-	time_t t0 = 0;
-	struct tm tm0;
-	gmtime_r(&t0, &tm0);
-	int r = role == SANDBOX_SERVE ? 0 : drop_caps();
-	if (r < 0)
-		return r;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	/* Once per process: a thread confined by an inherited filter may not call it. */
-	static atomic_bool have_handler;
-	if (!atomic_load(&have_handler)) {
-		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
-		sigfillset(&sa.sa_mask);
-		if (sigaction(SIGSYS, &sa, NULL) < 0)
-			return -errno;
-		atomic_store(&have_handler, true);
-	}
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
-	r = rules_common(ctx);
+	int r = rules_common(ctx);
 	if (!r) {
 		switch (role) {
 		case SANDBOX_VCPU:
@@ -519,14 +488,152 @@ int sandbox_apply(enum sandbox_role role)
 				r = ALLOW(ctx, rt_sigsuspend);
 			break;
 		case SANDBOX_NROLES:
+			r = -EINVAL;
 			break;
 		}
 	}
 	if (!r)
 		r = rules_sanitizer(ctx);
-	if (!r)
-		r = seccomp_load(ctx); /* this thread only: no SECCOMP_FILTER_FLAG_TSYNC */
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int sandbox_export(enum sandbox_role role, bool sanitizer, uint32_t pid, int fd)
+{
+	if ((unsigned)role >= SANDBOX_NROLES)
+		return -EINVAL;
+	rule_pid = pid;
+	rule_san = sanitizer;
+	scmp_filter_ctx ctx;
+	int r = rules_build(&ctx, role);
+	if (r < 0)
+		return r;
+	r = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
+	return r;
+}
+
+unsigned sandbox_patch_pid(struct sock_filter *f, unsigned n, uint32_t pid)
+{
+	unsigned patched = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (f[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && f[i].k == SANDBOX_PID_PLACEHOLDER) {
+			f[i].k = pid;
+			patched++;
+		}
+	return patched;
+}
+
+#ifndef SANDBOX_GENERATOR
+/* Every role's filter, compiled at build time (vmm/gen/sandbox_gen.c): loading one costs a
+ * copy and a system call instead of libseccomp's compilation, which every VM paid for two or
+ * three filters before its first instruction. */
+#include "seccomp_bpf.h"
+#ifdef FASTVMM_SAN
+#if !SANDBOX_BPF_SANITIZER
+#error "build/gen/seccomp_bpf.h was generated for a build without sanitizers"
+#endif
+#elif SANDBOX_BPF_SANITIZER
+#error "build/gen/seccomp_bpf.h was generated for a sanitizer build"
+#endif
+
+const struct sock_filter *sandbox_precompiled(enum sandbox_role role, unsigned *n, unsigned *pids)
+{
+	if ((unsigned)role >= SANDBOX_NROLES)
+		return NULL;
+	*n = sandbox_bpf[role].n;
+	*pids = sandbox_bpf[role].pids;
+	return sandbox_bpf[role].f;
+}
+
+/* The role's precompiled filter with this process's pid. -EAGAIN: use libseccomp instead. */
+static int load_precompiled(enum sandbox_role role)
+{
+	unsigned n, pids;
+	const struct sock_filter *src = sandbox_precompiled(role, &n, &pids);
+	if (!src || !n || n > BPF_MAXINSNS)
+		return -EAGAIN;
+	struct sock_filter *f = malloc(n * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	memcpy(f, src, n * sizeof(*f));
+	/* As many pids as the generator saw placeholders (the serve role allows tgkill to any
+	 * pid: none), or the filter is not what we think. */
+	if (sandbox_patch_pid(f, n, (uint32_t)getpid()) != pids) {
+		free(f);
+		return -EAGAIN;
+	}
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+	int r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -errno : 0;
+	free(f);
+	return r;
+}
+#else
+static int load_precompiled(enum sandbox_role role)
+{
+	(void)role;
+	return -EAGAIN; /* the generator itself: no filters yet */
+}
+#endif
+
+/* Every capability out of this thread: bounding set (needs CAP_SETPCAP: skipped when we never
+ * had it), ambient, then effective/permitted/inheritable. A thread created after its VMM
+ * thread dropped them (every vCPU thread) inherited the empty sets: one capget() says so, and
+ * the 40-odd calls of the bounding-set loop (~0.1 ms here) are skipped. */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) == 0 &&
+	    !(data[0].effective | data[0].permitted | data[0].inheritable | data[1].effective |
+	      data[1].permitted | data[1].inheritable))
+		return 0; /* nothing to drop; no exec can add any (NO_NEW_PRIVS, execve denied) */
+	for (unsigned long cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break; /* past CAP_LAST_CAP */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+int sandbox_apply(enum sandbox_role role)
+{
+	if (disabled)
+		return 0;
+	if ((unsigned)role >= SANDBOX_NROLES)
+		return -EINVAL;
+	int r = role == SANDBOX_SERVE ? 0 : drop_caps();
+	if (r < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	/* Once per process: a thread confined by an inherited filter may not call it. */
+	static atomic_bool have_handler;
+	if (!atomic_load(&have_handler)) {
+		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+		sigfillset(&sa.sa_mask);
+		if (sigaction(SIGSYS, &sa, NULL) < 0)
+			return -errno;
+		atomic_store(&have_handler, true);
+	}
+	/* The build-time filter, unless a snapshot's directory fd must go into the rules. */
+	r = snapshot_dirfd < 0 ? load_precompiled(role) : -EAGAIN;
+	if (r == -EAGAIN) {
+		rule_pid = (uint32_t)getpid();
+#ifdef FASTVMM_SAN
+		rule_san = true;
+#endif
+		scmp_filter_ctx ctx;
+		r = rules_build(&ctx, role);
+		if (!r) {
+			r = seccomp_load(ctx); /* this thread only: no SECCOMP_FILTER_FLAG_TSYNC */
+			seccomp_release(ctx);
+		}
+	}
 	if (r < 0)
 		return r;
 	thread_role = (int)role;

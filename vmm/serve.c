@@ -1,8 +1,8 @@
 /* vmm/serve.c — `fastvmm serve`: the daemon's action side (include/serve.h).
  *
- * State (templates, VMs, pools, metrics) lives here under one lock, shared by the HTTP thread
- * (vmm/http.c, which calls serve_do()) and the main thread, which owns the processes: it
- * reads the instances' notes, reaps them, refills the warm pools and handles SIGTERM.
+ * State (templates, VMs, pools, metrics) lives here. The daemon has one thread (vmm/http.c
+ * says why): its loop reads the instances' notes, reaps them, refills the warm pools,
+ * handles SIGTERM and runs the HTTP side, which calls serve_do().
  *
  * Every VM is its own process (vmm/instance.c), so a guest crash or a device fault ends only
  * that VM. A VM fd works only in the process that created it (design §4): a warm VM is
@@ -12,7 +12,7 @@
  * the daemon: each writes its record (timings, outcome) and console there, and 4-byte notes
  * on one pipe say when something changed. Teardown (15-23 ms of SRCU waiting with an
  * in-kernel irqchip) happens in each instance's exit, after its record: off the request
- * path, and reaping runs on the main thread. */
+ * path, and reaping runs in the daemon's loop. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,8 +74,6 @@ struct template
 	bool have_re;
 	struct pool pool;
 	uint64_t launches, pooled, cold;
-	unsigned forking; /* refills being forked outside the lock: freed only at 0 */
-	bool deleted;     /* out of the table; freed once forking is 0 */
 	struct template *next;
 };
 
@@ -127,8 +125,8 @@ static struct {
 	pid_t pid;
 	struct kvm_shared kvm;
 	sigset_t child_mask;
-	int note[2]; /* instances → main thread */
-	int wake[2]; /* HTTP thread → main thread: refill a pool */
+	int note[2]; /* instances → the loop */
+	int wake[2]; /* a request → the loop: refill a pool */
 	/* Slots */
 	struct slot *slots;
 	size_t slot_size, nslots, slots_len;
@@ -595,10 +593,6 @@ static void vm_finished(struct vmrec *v)
 
 static void template_free(struct template *t)
 {
-	if (t->forking) { /* the main thread is forking a warm instance of it: it frees it */
-		t->deleted = true;
-		return;
-	}
 	for (unsigned i = 0; i < t->pool.n; i++) { /* the waiting instances read EOF and go */
 		struct pool_entry *e = &t->pool.e[i];
 		close(e->ctl_fd);
@@ -767,7 +761,7 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 			         (unsigned long long)v->id, strerror(errno));
 		S.launches_pool++;
 		t->pooled++;
-		(void)!write(S.wake[1], "r", 1); /* refill, on the main thread */
+		(void)!write(S.wake[1], "r", 1); /* refill, in the loop's next round */
 	} else {
 		int slot = slot_alloc();
 		pid_t pid = slot < 0 ? -EAGAIN : spawn(t, slot, v->id, t_req, q, NULL);
@@ -1143,9 +1137,8 @@ static void reap(struct waiter **wake)
 }
 
 /* Start warm instances where pools are short, a few at a time (the caller polls again at
- * once while some are short). On the main thread, the only one that reaps: the lock is
- * dropped around fork(), so that requests are not held up by it. Called with the lock;
- * returns with it, true if some pool is still short. */
+ * once while some are short, answering requests in between). Called with the lock; true if
+ * some pool is still short. */
 #define REFILL_BATCH 4
 static bool refill(void)
 {
@@ -1159,29 +1152,17 @@ static bool refill(void)
 			int slot = slot_alloc();
 			if (slot < 0)
 				return false;
-			S.own[slot] = (struct slot_owner){SLOT_POOL, 0, NULL, NULL}; /* reserved */
-			t->forking++;
-			pthread_mutex_unlock(&S.lock);
 			int ctl = -1;
 			pid_t pid = spawn(t, slot, 0, now_ns(), NULL, &ctl);
-			pthread_mutex_lock(&S.lock);
-			t->forking--;
 			started++;
 			if (pid < 0) {
-				S.own[slot].use = SLOT_FREE;
 				log_warn("template %s: cannot start a warm instance: %s", t->name,
 				         strerror((int)-pid));
 				return false;
 			}
 			S.own[slot] = (struct slot_owner){SLOT_POOL, pid, t, NULL};
-			if (t->deleted) { /* deleted meanwhile: this instance goes too */
-				S.own[slot].t = NULL;
-				close(ctl);
-				kill(pid, SIGKILL);
-				template_free(t);
-				return true; /* t's list is gone: start over */
-			}
-			if (pool_add(&t->pool, slot, pid, ctl) < 0) { /* replaced meanwhile */
+			if (pool_add(&t->pool, slot, pid, ctl) <
+			    0) { /* cannot happen: deficit > 0 */
 				S.own[slot].t = NULL;
 				close(ctl);
 				kill(pid, SIGKILL);
@@ -1222,17 +1203,20 @@ static int serve_loop(void)
 	uint64_t kill_at = 0;
 	bool short_pool = false;
 	for (;;) {
-		struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN},
+		struct pollfd pf[4] = {{.fd = sfd, .events = POLLIN},
 		                       {.fd = S.note[0], .events = POLLIN},
-		                       {.fd = S.wake[0], .events = POLLIN}};
-		int timeout = -1;
+		                       {.fd = S.wake[0], .events = POLLIN},
+		                       {.fd = http_fd(S.http), .events = POLLIN}};
+		int timeout = http_timeout_ms(S.http);
 		if (kill_at) {
 			uint64_t now = now_ns();
-			timeout = now >= kill_at ? 0 : (int)((kill_at - now) / 1000000 + 1);
+			int k = now >= kill_at ? 0 : (int)((kill_at - now) / 1000000 + 1);
+			if (timeout < 0 || k < timeout)
+				timeout = k;
 		}
 		if (short_pool)
 			timeout = 0;
-		if (poll(pf, 3, timeout) < 0 && errno != EINTR) {
+		if (poll(pf, 4, timeout) < 0 && errno != EINTR) {
 			log_err("serve: poll: %s", strerror(errno));
 			break;
 		}
@@ -1279,11 +1263,24 @@ static int serve_loop(void)
 		bool done = S.stopping && children() == 0;
 		pthread_mutex_unlock(&S.lock);
 		wake_all(wake);
+		/* Every request ready, and those just woken, are answered here; a request that
+		 * starts a VM may wake the loop again (S.wake) for the refill. */
+		http_run(S.http);
 		if (done)
 			break;
 	}
 	close(sfd);
 	return 0;
+}
+
+/* After the last instance: the replies of resumed requests go out (bounded: 200 ms). */
+static void http_drain(void)
+{
+	for (int i = 0; i < 20 && http_connections(S.http); i++) {
+		struct pollfd pf = {.fd = http_fd(S.http), .events = POLLIN};
+		poll(&pf, 1, 10);
+		http_run(S.http);
+	}
 }
 
 /* ---- setup ---- */
@@ -1600,8 +1597,7 @@ int serve_main(int argc, char **argv)
 		serve_cleanup();
 		return EXIT_VMM_FAILURE;
 	}
-	/* Signals: the main thread's signalfd; instances restore the mask we had. Blocked before
-	 * the HTTP thread starts, so that it inherits the mask. */
+	/* Signals: the loop's signalfd; instances restore the mask we had. */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -1615,9 +1611,9 @@ int serve_main(int argc, char **argv)
 		serve_cleanup();
 		return EXIT_USAGE;
 	}
-	/* The socket is bound: the daemon confines itself (role "serve"; its HTTP thread,
-	 * started next, inherits the filter). Every instance it forks builds its VM under this
-	 * filter and stacks the VMM role on it before the first KVM_RUN (vm_run). */
+	/* The socket is bound: the daemon confines itself (role "serve"). Every instance it forks
+	 * builds its VM under this filter and stacks the VMM role on it before the first KVM_RUN
+	 * (vm_run). */
 	r = sandbox_apply(SANDBOX_SERVE);
 	if (r < 0) {
 		log_err("serve: sandbox: %s", strerror(-r));
@@ -1640,7 +1636,7 @@ int serve_main(int argc, char **argv)
 	r = serve_loop();
 	/* Every instance is gone and every waiter was answered; stop HTTP, remove the socket. */
 	unlink(S.o.socket_path);
-	usleep(20000); /* let resumed requests get their replies out */
+	http_drain();
 	http_stop(S.http);
 	S.http = NULL;
 	close(S.listen_fd);

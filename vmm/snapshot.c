@@ -923,6 +923,14 @@ int snapshot_configure(struct snapshot *s, const char *dir, struct vm_config *cf
 	int r = snapshot_open(s, dir, e);
 	if (r < 0)
 		return r;
+	/* The restore recreates the irqchip the origin had: its state is only valid there. */
+	enum irqchip_mode m = s->irqchip == SNAP_IRQCHIP_SPLIT ? IRQCHIP_SPLIT : IRQCHIP_KERNEL;
+	if (cfg->irqchip != IRQCHIP_AUTO && cfg->irqchip != m) {
+		snapshot_close(s);
+		return err_set(e, -EINVAL, "--irqchip %s: %s was taken with the %s irqchip",
+		               irqchip_name(cfg->irqchip), dir, irqchip_name(m));
+	}
+	cfg->irqchip = m;
 	cfg->snap = s;
 	cfg->mem_size = s->mem_size;
 	cfg->cpus = s->cpus;

@@ -25,7 +25,7 @@ enum {
 	SEC_VCPU = 8,
 	SEC_END = 9,
 };
-#define HDR_LEN 32
+#define HDR_LEN SNAP_HDR_LEN
 
 /* CRC-32C (Castagnoli, reflected 0x82f63b78), bytewise with a table built once. */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
@@ -58,7 +58,7 @@ struct wbuf {
 
 static void put(struct wbuf *w, const void *src, size_t n)
 {
-	if (w->oom)
+	if (w->oom || !n) /* n == 0: src may be NULL (no XSAVE area), which memcpy may not get */
 		return;
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 4096;
@@ -114,6 +114,19 @@ static void sec_end(struct wbuf *w, size_t at)
 		put32(w, (uint32_t)sizeof(x));                                                     \
 		put(w, &(x), sizeof(x));                                                           \
 	} while (0)
+
+void snapshot_seal(uint8_t *buf, size_t len, uint32_t version)
+{
+	uint64_t body = len - SNAP_HDR_LEN;
+	uint32_t flags = 0, body_crc = crc32c(0, buf + SNAP_HDR_LEN, body);
+	memcpy(buf, SNAP_MAGIC, 8);
+	memcpy(buf + 8, &version, 4);
+	memcpy(buf + 12, &flags, 4);
+	memcpy(buf + 16, &body, 8);
+	memcpy(buf + 24, &body_crc, 4);
+	uint32_t hdr_crc = crc32c(0, buf, 28);
+	memcpy(buf + 28, &hdr_crc, 4);
+}
 
 int snapshot_encode(const struct snapshot *s, uint8_t **out, size_t *len)
 {
@@ -196,17 +209,7 @@ int snapshot_encode(const struct snapshot *s, uint8_t **out, size_t *len)
 		free(w.p);
 		return -ENOMEM;
 	}
-	uint64_t body = w.len - HDR_LEN;
-	uint32_t version = s->version ? s->version : SNAP_VERSION, flags = 0;
-	uint32_t body_crc = crc32c(0, w.p + HDR_LEN, body);
-	memcpy(hdr, SNAP_MAGIC, 8);
-	memcpy(hdr + 8, &version, 4);
-	memcpy(hdr + 12, &flags, 4);
-	memcpy(hdr + 16, &body, 8);
-	memcpy(hdr + 24, &body_crc, 4);
-	uint32_t hdr_crc = crc32c(0, hdr, 28);
-	memcpy(hdr + 28, &hdr_crc, 4);
-	memcpy(w.p, hdr, HDR_LEN);
+	snapshot_seal(w.p, w.len, s->version ? s->version : SNAP_VERSION);
 	*out = w.p;
 	*len = w.len;
 	return 0;

@@ -7,6 +7,7 @@
 # run here asks for the kernel irqchip.
 printf '#!/bin/sh\nexec "%s" --irqchip kernel "$@"\n' "$FASTVMM" >"$TMP/fastvmm-kernel-irqchip"
 chmod +x "$TMP/fastvmm-kernel-irqchip"
+REAL_FASTVMM=$FASTVMM
 FASTVMM=$TMP/fastvmm-kernel-irqchip
 
 S=$TMP/snap
@@ -119,6 +120,12 @@ cp "$S/state" "$B/state" && truncate -s 1M "$B/memory"
 bad short-memory "$B/memory: 1048576 bytes, shorter than" "$B"
 rm -f "$B/memory"
 bad missing-memory "$B/memory: No such file" "$B"
+# A restore recreates the origin's irqchip: asking for another one is refused.
+RC=0
+"$REAL_FASTVMM" --restore "$S" --irqchip split >"$TMP/split.out" 2>"$TMP/split.err" </dev/null || RC=$?
+OUT=$TMP/split.out ERR=$TMP/split.err
+expect_rc "--restore of a kernel-irqchip snapshot with --irqchip split" 2
+expect_err "--irqchip split on a kernel-irqchip snapshot says why" "^fastvmm: --irqchip split: $S was taken with the kernel irqchip$"
 run restore-with-kernel --restore "$S" --kernel "$GUESTS/hello.elf"
 expect_rc "--restore with --kernel" 2
 expect_err "--restore with --kernel says why" '--kernel: not with --restore'

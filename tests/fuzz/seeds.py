@@ -142,3 +142,12 @@ API = [
 ]
 for i, (m, path, body) in enumerate(API):
     put("api", "req%d" % i, bytes([m]) + path.encode() + b"\0" + body)
+
+# snapshot: mode 2 (a valid snapshot of 1-2 vCPUs, 0-2 disks, 0-1 NIC, mutated by XOR), mode 1
+# (a bare end section in a valid header) and mode 0 (a truncated header).
+for cpus in range(2):
+    for disks in range(3):
+        for nics in range(2):
+            put("snapshot", "valid-%d-%d-%d" % (cpus + 1, disks, nics), bytes([2, cpus, disks, nics, 1]))
+put("snapshot", "body-end", bytes([1]) + struct.pack("<II", 9, 0))
+put("snapshot", "raw-short", bytes([0]) + b"FVMMSNAP")

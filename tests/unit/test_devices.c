@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -153,6 +154,43 @@ static void rtc(void **state)
 	assert_int_equal(in8(PORT_CMOS_DATA) & 0x80, 0);
 }
 
+/* rtc_utc() against glibc's gmtime_r() across four centuries of leap rules (1900 and 2100
+ * are not leap years, 2000 is), the epoch, negative times, and a day's edges. */
+static void rtc_utc_matches_gmtime(void **state)
+{
+	(void)state;
+	static const int64_t fixed[] = {0,          -1,          86399,       86400,
+	                                951782400,  951868799,   951868800,   4107542400,
+	                                4107628800, -2208988800, -2203891200, 2147483647,
+	                                2147483648, 253402300799};
+	uint64_t x = 88172645463325252ull;
+	for (unsigned i = 0; i < 200000 + ARRAY_SIZE(fixed); i++) {
+		int64_t t;
+		if (i < ARRAY_SIZE(fixed)) {
+			t = fixed[i];
+		} else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			t = (int64_t)(x % 13000000000ull) - 3000000000ll; /* ~1875 to ~2281 */
+		}
+		time_t tt = (time_t)t;
+		struct tm want, got;
+		assert_non_null(gmtime_r(&tt, &want));
+		rtc_utc(t, &got);
+		if (got.tm_year != want.tm_year || got.tm_mon != want.tm_mon ||
+		    got.tm_mday != want.tm_mday || got.tm_hour != want.tm_hour ||
+		    got.tm_min != want.tm_min || got.tm_sec != want.tm_sec ||
+		    got.tm_wday != want.tm_wday || got.tm_yday != want.tm_yday)
+			fail_msg("t=%lld: %d-%d-%d %d:%d:%d wday %d yday %d, gmtime says "
+			         "%d-%d-%d %d:%d:%d wday %d yday %d",
+			         (long long)t, got.tm_year, got.tm_mon, got.tm_mday, got.tm_hour,
+			         got.tm_min, got.tm_sec, got.tm_wday, got.tm_yday, want.tm_year,
+			         want.tm_mon, want.tm_mday, want.tm_hour, want.tm_min, want.tm_sec,
+			         want.tm_wday, want.tm_yday);
+	}
+}
+
 static void guest_ports_and_reset(void **state)
 {
 	(void)state;
@@ -185,6 +223,7 @@ int main(void)
 	        cmocka_unit_test(uart_output_and_probe),
 	        cmocka_unit_test(uart_interrupts_and_input),
 	        cmocka_unit_test(rtc),
+	        cmocka_unit_test(rtc_utc_matches_gmtime),
 	        cmocka_unit_test(guest_ports_and_reset),
 	};
 	return cmocka_run_group_tests_name("devices", tests, setup, teardown);

@@ -4,3 +4,4 @@ set -euo pipefail
 mkdir -p "$L1ROOT/bin"
 ${CC:-cc} -static -O2 -Wall -Wextra -Werror -o "$L1ROOT/bin/uclient" \
 	"$(dirname "${BASH_SOURCE[0]}")/../uclient.c"
+install -m755 "$(dirname "${BASH_SOURCE[0]}")/../serve-own.sh" "$L1ROOT/bin/serve-own"
