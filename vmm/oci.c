@@ -622,6 +622,25 @@ static int one_id(int argc, char **argv, int first, const char *cmd, const char 
 	return 0;
 }
 
+/* The container a command names, which must exist: 0 with c open and locked (the caller
+ * closes it), else the command's status (2: usage, 1: no such container or an error). */
+static int container_get(int argc, char **argv, int first, const char *cmd, int lock,
+                         struct container *c)
+{
+	const char *id;
+	if (one_id(argc, argv, first, cmd, &id) < 0)
+		return 2;
+	bool exists;
+	if (container_open(c, id, lock, &exists) < 0)
+		return 1;
+	if (!exists) {
+		oci_err("container %s: does not exist", id);
+		container_close(c);
+		return 1;
+	}
+	return 0;
+}
+
 static void remove_container_dir(struct container *c)
 {
 	static const char *const files[] = {"state.json", "exec.fifo"};
@@ -834,18 +853,13 @@ fail:
 
 static int cmd_start(int argc, char **argv)
 {
-	const char *id;
-	if (one_id(argc, argv, 1, "start", &id) < 0)
-		return 2;
 	struct container c;
-	bool exists;
-	if (container_open(&c, id, LOCK_EX, &exists) < 0)
-		return 1;
-	int status = 1;
-	const char *st = exists ? container_status(&c) : NULL;
-	if (!exists)
-		oci_err("container %s: does not exist", id);
-	else if (strcmp(st, "created"))
+	int status = container_get(argc, argv, 1, "start", LOCK_EX, &c);
+	if (status)
+		return status;
+	status = 1;
+	const char *id = c.id, *st = container_status(&c);
+	if (strcmp(st, "created"))
 		oci_err("container %s: cannot start a container that is %s", id, st);
 	else {
 		char p[PATH_MAX];
@@ -934,18 +948,10 @@ static json_t *state_json(struct container *c)
 
 static int cmd_state(int argc, char **argv)
 {
-	const char *id;
-	if (one_id(argc, argv, 1, "state", &id) < 0)
-		return 2;
 	struct container c;
-	bool exists;
-	if (container_open(&c, id, LOCK_SH, &exists) < 0)
-		return 1;
-	if (!exists) {
-		oci_err("container %s: does not exist", id);
-		container_close(&c);
-		return 1;
-	}
+	int status = container_get(argc, argv, 1, "state", LOCK_SH, &c);
+	if (status)
+		return status;
 	json_t *o = state_json(&c);
 	json_dumpf(o, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
@@ -1074,19 +1080,10 @@ static int cmd_ps(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (i >= argc) {
-		oci_err("ps: expects a container id");
-		return 2;
-	}
 	struct container c;
-	bool exists;
-	if (container_open(&c, argv[i], LOCK_SH, &exists) < 0)
-		return 1;
-	if (!exists) {
-		oci_err("container %s: does not exist", argv[i]);
-		container_close(&c);
-		return 1;
-	}
+	int status = container_get(argc, argv, i, "ps", LOCK_SH, &c);
+	if (status)
+		return status;
 	bool alive = init_alive(&c);
 	if (json)
 		alive ? printf("[%d]\n", (int)c.pid) : printf("[]\n");
