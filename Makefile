@@ -162,7 +162,7 @@ bench: bench-virtio
 
 # ---- fuzzing (issue 12): one libFuzzer target per guest- or file-facing parser ----
 # Adding a target: tests/fuzz/fuzz_NAME.c, and NAME here.
-FUZZ_TARGETS := kernel virtqueue mmio_blk mmio_net boot_info cli api snapshot
+FUZZ_TARGETS := kernel virtqueue mmio_blk mmio_net boot_info cli api snapshot oci
 FUZZ_TIME    ?= 600
 FUZZ_SMOKE_TIME ?= 10
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -78,6 +78,10 @@ struct oci_bundle {
  * the field and the problem. On success the caller owns b (oci_bundle_free). */
 int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e);
 void oci_bundle_free(struct oci_bundle *b);
+/* The same from config.json's bytes (json, len: not NUL-terminated) for the bundle directory
+ * bundle_dir (its rootfs is still opened): the fuzz target's entry (tests/fuzz/fuzz_oci.c). */
+int oci_bundle_parse(struct oci_bundle *b, const char *bundle_dir, const char *json, size_t len,
+                     struct err *e);
 /* Fill a vm_config from a loaded bundle (pointers into b: keep b alive). */
 void oci_bundle_config(const struct oci_bundle *b, struct vm_config *cfg);
 
@@ -86,6 +90,9 @@ void oci_bundle_config(const struct oci_bundle *b, struct vm_config *cfg);
  * component in `path` itself is refused, and the file must be a regular file. Returns an
  * O_RDONLY fd or -errno with e->msg set ("what" names the field). */
 int oci_open_in_root(int rootfd, const char *path, const char *what, struct err *e);
+
+/* Control characters in s (a message quoting outside input) become '?': one line. */
+void oci_msg_clean(char *s);
 
 /* The runtime's command line: `fastvmm oci ARGS` and `fastvmm-oci ARGS` (argv[0] is the
  * program name). Returns the process exit status. */

@@ -70,6 +70,7 @@ static void PRINTF(1, 2) oci_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	oci_msg_clean(msg); /* ids, paths, signal names: outside input, one line */
 	log_err("%s", msg);
 	if (!g.log_path)
 		return;

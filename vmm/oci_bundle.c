@@ -743,6 +743,8 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 	return 0;
 }
 
+static int parse(struct oci_bundle *b, const char *json, size_t len, struct err *e);
+
 int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
 {
 	memset(b, 0, sizeof(*b));
@@ -772,18 +774,55 @@ int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
 		free(buf);
 		return err_set(e, -EIO, "%s/config.json: short read", b->dir);
 	}
-	json_error_t je;
-	json_t *root = json_loadb(buf, (size_t)got, JSON_REJECT_DUPLICATES, &je);
+	int r = parse(b, buf, (size_t)got, e);
 	free(buf);
-	if (!root)
-		return err_set(e, -EINVAL, "config.json: line %d column %d: %s", je.line, je.column,
-		               je.text);
+	return r;
+}
+
+int oci_bundle_parse(struct oci_bundle *b, const char *bundle_dir, const char *json, size_t len,
+                     struct err *e)
+{
+	memset(b, 0, sizeof(*b));
+	file_init(&b->kernel);
+	file_init(&b->initrd);
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		file_init(&b->disk[i]);
+	if (!realpath(bundle_dir, b->dir))
+		return err_set(e, -errno, "--bundle %s: %s", bundle_dir, strerror(errno));
+	if (len > OCI_CONFIG_MAX)
+		return err_set(e, -EINVAL, "config.json: larger than %llu MiB",
+		               OCI_CONFIG_MAX / MiB);
+	return parse(b, json, len, e);
+}
+
+void oci_msg_clean(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* config.json's bytes → b (b->dir set): JSON, then every field (load()). A refusal quotes
+ * the bundle's own strings (keys, values): their control characters are made '?', so that
+ * it stays one line (found by tests/fuzz/fuzz_oci.c: a "\n" in an annotation's key). */
+static int parse(struct oci_bundle *b, const char *json, size_t len, struct err *e)
+{
+	json_error_t je;
+	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		err_set(e, -EINVAL, "config.json: line %d column %d: %s", je.line, je.column,
+		        je.text);
+		oci_msg_clean(e->msg); /* jansson quotes the bad token */
+		return -EINVAL;
+	}
 	int rootfd = -1;
 	int r = load(b, root, &rootfd, e);
 	json_decref(root);
 	if (rootfd >= 0)
 		close(rootfd);
-	if (r < 0)
+	if (r < 0) {
 		oci_bundle_free(b);
+		oci_msg_clean(e->msg);
+	}
 	return r;
 }
