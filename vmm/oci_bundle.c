@@ -569,6 +569,20 @@ void oci_bundle_free(struct oci_bundle *b)
 	b->cmdline = b->annotations_json = NULL;
 }
 
+/* A file an annotation names inside the rootfs, unless the spec's vm object (field) named
+ * one already: one source per file. */
+static int open_annotated(int rootfd, const char *path, const char *ann, const char *field,
+                          struct oci_file *f, struct err *e)
+{
+	if (f->fd >= 0)
+		return err_set(e, -EINVAL, "%s and %s: give one of them", ann, field);
+	int r = oci_open_in_root(rootfd, path, ann, e);
+	if (r < 0)
+		return r;
+	file_set(f, r, path);
+	return 0;
+}
+
 static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct err *e)
 {
 	const char *ver, *rpath;
@@ -638,12 +652,9 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 	/* The kernel: annotation (or FASTVMM_KERNEL), else the spec's vm.kernel, else args[0]. */
 	bool kernel_from_args = false;
 	if (k.kernel) {
-		if (b->kernel.fd >= 0)
-			return err_set(e, -EINVAL, "%s and vm.kernel.path: give one of them",
-			               OCI_ANN_KERNEL);
-		if ((r = oci_open_in_root(rootfd, k.kernel, OCI_ANN_KERNEL, e)) < 0)
+		if ((r = open_annotated(rootfd, k.kernel, OCI_ANN_KERNEL, "vm.kernel.path",
+		                        &b->kernel, e)) < 0)
 			return r;
-		file_set(&b->kernel, r, k.kernel);
 	} else if (b->kernel.fd < 0) {
 		if (!args || !json_array_size(args))
 			return err_set(
@@ -657,14 +668,9 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 		file_set(&b->kernel, r, a0);
 		kernel_from_args = true;
 	}
-	if (k.initrd) {
-		if (b->initrd.fd >= 0)
-			return err_set(e, -EINVAL, "%s and vm.kernel.initrd: give one of them",
-			               OCI_ANN_INITRD);
-		if ((r = oci_open_in_root(rootfd, k.initrd, OCI_ANN_INITRD, e)) < 0)
-			return r;
-		file_set(&b->initrd, r, k.initrd);
-	}
+	if (k.initrd && (r = open_annotated(rootfd, k.initrd, OCI_ANN_INITRD, "vm.kernel.initrd",
+	                                    &b->initrd, e)) < 0)
+		return r;
 
 	/* The command line: annotation, else vm.kernel.parameters, else the arguments after the
 	 * kernel (args[1..] when args[0] is the kernel, all of args otherwise). */

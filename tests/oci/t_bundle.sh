@@ -43,6 +43,8 @@ bad old-spec "ociVersion '0.9'" '{"ociVersion":"0.9","root":{"path":"rootfs"},"p
 bad wrong-type 'process.args\[0\]: must be a string' "$(cfg '[7]')"
 bad hooks 'hooks.prestart: hooks are not supported' "$(cfg '["/hello.elf"]' '"hooks":{"prestart":[{"path":"/bin/true"}]}')" "$G/hello.elf"
 bad windows 'windows: fastvmm runs Linux bundles only' "$(cfg '["/hello.elf"]' '"windows":{}')" "$G/hello.elf"
+bad two-kernels 'org.fastvmm.kernel and vm.kernel.path: give one of them' "$(cfg '["x"]' "\"vm\":{\"kernel\":{\"path\":\"$G/hello.elf\"}},\"annotations\":{\"org.fastvmm.kernel\":\"/hello.elf\"}")" "$G/hello.elf"
+bad control-chars 'org.fastvmm.k\?x: unknown' "$(cfg '["/hello.elf"]' '"annotations":{"org.fastvmm.k\nx":"1"}')" "$G/hello.elf"
 bad systemd-cg 'needs --systemd-cgroup' "$(cfg '["/hello.elf"]' '"linux":{"cgroupsPath":"system.slice:x:y"}')" "$G/hello.elf"
 # A symlink is resolved inside the rootfs: one aiming at the host's /etc/passwd finds nothing.
 mkdir -p "$TMP/bad" && rm -rf "$TMP/bad" && bundle "$TMP/bad" "$(cfg '["/k"]')" && ln -s ../../../../../etc/passwd "$TMP/bad/rootfs/k"
