@@ -37,7 +37,7 @@ GUEST_ELFS := $(GUESTS:%=$(B)/guests/%.elf) $(GUESTS:%=$(B)/guests/%-pvh.elf)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-all: $(B)/fastvmm $(GUEST_ELFS)
+all: $(B)/fastvmm $(B)/fastvmm-oci $(GUEST_ELFS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +73,10 @@ $(B)/fastvmm: $(B)/obj/vmm/main.o $(B)/libfastvmm.a $(NOTLS)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) $(STATIC) -o $@ $^ $(LDLIBS)
 
+# The OCI runtime entry point: the same binary, dispatched on its name (vmm/main.c).
+$(B)/fastvmm-oci: $(B)/fastvmm
+	$(Q)ln -sf fastvmm $@
+
 $(B)/guests/%.o: guests/%.c guests/guest.h guests/virtio_guest.h guests/apic_guest.h include/layout.h
 	@mkdir -p $(dir $@)
 	$(Q)$(GCC_GUEST) $(GUEST_CFLAGS) -c -o $@ $<
@@ -101,19 +105,33 @@ unit: $(UNIT_BIN)
 boot-test: all
 	tests/boot/run.sh $(B)/fastvmm $(B)/guests
 
-# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree; then
-# that build inside the nested harness's L1 for the own-guest, serve, snapshot and one Linux
-# and OSv scenario (the only sanitized guest runs on a host without /dev/kvm, where the boot
-# tests skip).
+# The same unit and boot tests under AddressSanitizer + UBSan, in their own build tree, with
+# the OCI runtime's tests but the install one (which would install that tree); then that build
+# inside the nested harness's L1 for the own-guest, serve, snapshot and one Linux and OSv
+# scenario, and the OCI runtime's CLI (the only sanitized guest runs on a host without
+# /dev/kvm, where the boot tests skip).
 SAN_NESTED ?= ^(own-.*|split-own-irq.*|kernel-own-irq|split-virtio-blk-acpi|osv-hello|osv-serve-pool|snapshot-osv-clones|snapshot-serve-own)$$
 sanitize:
 	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit boot-test
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		OCI_ONLY='bundle|runtime|ctr|podman' OCI_NO_NESTED=1 unit boot-test test-oci
 	NESTED_FASTVMM=$(B)/san/fastvmm NESTED_GUESTS=$(B)/san/guests NESTED_ONLY='$(SAN_NESTED)' \
 		tests/nested/run.sh
+	NESTED_FASTVMM=$(B)/san/fastvmm NESTED_GUESTS=$(B)/san/guests NESTED_ONLY='^oci-runtime$$' \
+		NESTED_SCENARIOS=tests/nested/scenarios-oci tests/nested/run.sh
 
 test-nested: all
 	tests/nested/run.sh
+
+# The OCI runtime (vmm/oci*.c) under real engines: the CLI alone, containerd + ctr, podman,
+# make install into a scratch prefix. OCI_ONLY=REGEX picks scripts (tests/oci/run.sh).
+# Then its nested scenarios (tests/nested/scenarios-oci: the CLI and containerd inside L1,
+# booting guests on L1's KVM, which hosts without /dev/kvm need), in an L1 of their own.
+OCI_ONLY ?=
+test-oci: all
+	OCI_ONLY='$(OCI_ONLY)' tests/oci/run.sh $(B)/fastvmm $(B)/guests
+	$(if $(OCI_NO_NESTED),,NESTED_SCENARIOS=tests/nested/scenarios-oci \
+		NESTED_FASTVMM=$(B)/fastvmm NESTED_GUESTS=$(B)/guests tests/nested/run.sh)
 
 # Parse-and-place against Debian's real kernel (bzImage and the vmlinux inside it), fetched
 # and cached by the nested harness's kernel step.
@@ -127,7 +145,7 @@ test-debian-kernel: all $(B)/tests/debian_kernel
 	test -n "$$paths" || { echo "test-debian-kernel: could not fetch the Debian kernel" >&2; exit 1; }; \
 	$(B)/tests/debian_kernel $$paths
 
-test: deps all unit test-debian-kernel boot-test sanitize test-nested
+test: deps all unit test-debian-kernel boot-test test-oci sanitize test-nested
 	@echo "make test: all suites passed"
 
 bench: all
@@ -144,7 +162,7 @@ bench: bench-virtio
 
 # ---- fuzzing (issue 12): one libFuzzer target per guest- or file-facing parser ----
 # Adding a target: tests/fuzz/fuzz_NAME.c, and NAME here.
-FUZZ_TARGETS := kernel virtqueue mmio_blk mmio_net boot_info cli api snapshot
+FUZZ_TARGETS := kernel virtqueue mmio_blk mmio_net boot_info cli api snapshot oci
 FUZZ_TIME    ?= 600
 FUZZ_SMOKE_TIME ?= 10
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -178,6 +196,11 @@ bench-serve: all $(B)/bench/serve_load
 	tests/bench/serve.sh $(B)
 bench: bench-serve
 
+# ctr run / podman run → guest ready, fastvmm against runc and the engines' own overhead.
+bench-oci: all
+	tests/bench/oci_bench.sh $(B)
+bench: bench-oci
+
 deps:
 	@tests/deps.sh
 
@@ -189,6 +212,7 @@ format-check:
 
 install: all
 	install -Dm755 $(B)/fastvmm $(DESTDIR)$(PREFIX)/bin/fastvmm
+	ln -sf fastvmm $(DESTDIR)$(PREFIX)/bin/fastvmm-oci
 	install -d $(DESTDIR)$(PREFIX)/share/fastvmm/guests
 	install -m644 $(GUEST_ELFS) $(DESTDIR)$(PREFIX)/share/fastvmm/guests/
 	install -Dm644 fastvmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/fastvmm.1
@@ -196,5 +220,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: soak soak-ci fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-debian-kernel bench bench-virtio bench-serve deps format format-check install clean
+.PHONY: soak soak-ci fuzz fuzz-smoke fuzz-build fuzz-bins all unit boot-test sanitize test test-nested test-oci test-debian-kernel bench bench-virtio bench-serve bench-oci deps format format-check install clean
 -include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)

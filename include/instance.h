@@ -85,6 +85,11 @@ int instance_build(struct instance *in);
  * ctl_fd, and apply it: the request's t0 (stage marks restart from it), the id, the command
  * line tail (rewritten in guest RAM), the MAC. -EPIPE if the launcher closed ctl_fd. */
 int instance_wait_go(struct instance *in, int ctl_fd);
+/* After instance_build(): each of sigs[] (n of them) stops the VM cleanly from then on —
+ * console flushed, outcome VM_SHUTDOWN, vm.stop_signal set — instead of ending the process
+ * (the OCI runtime's SIGTERM). The handler only writes the signal number on a pipe, which
+ * the run's watchdog thread (confined like the rest) reads. 0 or -errno. */
+int instance_stop_on(struct instance *in, const int *sigs, unsigned n);
 /* Run the built VM until it stops; the console's last partial line is delivered too. */
 void instance_run(struct instance *in);
 /* Write the record (outcome, timings, console bytes, memory), send the exit note, _exit(0). */
@@ -92,6 +97,13 @@ _Noreturn void instance_finish(struct instance *in);
 /* From a SIGTERM handler (async-signal-safe): record "stopped by the launcher", note, and
  * _exit(128 + sig). Does nothing if instance_finish() has already claimed the record. */
 void instance_interrupted(struct instance *in, int sig, const char *why);
+
+/* The end of a process that built a VM and is about to exit (single-VM CLI, the OCI
+ * runtime's instance): if the VM was built, hand its destruction to a holder process and
+ * undo the stages (design §4: the in-kernel irqchip's 15-23 ms of grace periods are paid by
+ * the holder, after this process has gone; a split irqchip needs none). Call once, after
+ * the last output. */
+void instance_release(struct instance *in);
 
 /* The launcher's shared KVM work (/dev/kvm opened and checked, KVM_GET_SUPPORTED_CPUID),
  * inherited by every instance it forks. -1 with a one-line reason in why. */
@@ -101,6 +113,10 @@ void instance_kvm_shared_free(struct kvm_shared *s);
  * died without writing its own (killed, or exited early). */
 struct rusage;
 void instance_reaped(struct batch_record *r, int status, const struct rusage *ru);
+
+/* A launcher reading one of its instances' /proc/PID/FILE (stat, statm): up to len - 1 bytes,
+ * NUL-terminated. Returns the length, or -1 (no such process, or an empty read). */
+ssize_t instance_proc_read(pid_t pid, const char *file, char *buf, size_t len);
 
 /* "{id}" in tmpl replaced by id; malloc()ed. (batch_expand_cmdline is this.) */
 char *instance_expand_cmdline(const char *tmpl, unsigned id);

@@ -42,10 +42,13 @@ enum sandbox_role {
 	 * KVM_RUN, so its run is exactly as confined as a batch instance's. Capabilities are
 	 * not dropped here (an instance's tap needs CAP_NET_ADMIN); the instance drops them. */
 	SANDBOX_SERVE,
+	/* The OCI runtime's pod sandbox process (a Kubernetes "pause" container, no VM): once
+	 * started it only waits for the signal that ends it. rules_common plus pause. */
+	SANDBOX_PAUSE,
 	SANDBOX_NROLES
 };
 
-/* "vcpu", "io", "vmm", "launcher", "serve". */
+/* "vcpu", "io", "vmm", "launcher", "serve", "pause". */
 const char *sandbox_role_name(enum sandbox_role role);
 
 /* Confine the calling thread (see above). Idempotent per thread only in effect: a second

@@ -163,6 +163,11 @@ struct vm {
 	uint64_t crash_rip;
 	char reason[320];
 	int failed_stage; /* -1 if none */
+	/* A stop requested from outside (include/instance.h: instance_stop_on()): set after
+	 * pipeline_run() (which makes it -1); the watchdog reads one byte from it, the signal
+	 * that asked, records it in stop_signal and stops the VM (VM_SHUTDOWN). */
+	int stop_req_fd;
+	_Atomic int stop_signal; /* 0: none */
 
 	/* Pausing every vCPU (snapshots, vmm/vcpu.c): a request kicks the vCPUs; each completes
 	 * its pending I/O and parks; the last to park runs on_paused, then all resume. */

@@ -22,6 +22,9 @@ pkgs=(
 	binutils
 	xz-utils
 	zstd
+	containerd        # OCI runtime tests and benchmark: containerd 1.6 + ctr (tests/oci)
+	podman            # ... podman with conmon
+	runc              # ... the reference runtime the benchmark compares with
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -158,6 +158,9 @@ void config_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: fastvmm [--kernel FILE] [options]\n"
+	        "       fastvmm serve --socket PATH [options]   (the daemon: serve --help)\n"
+	        "       fastvmm oci COMMAND ...   (an OCI runtime, also as fastvmm-oci: oci "
+	        "--help)\n"
 	        "Boot a kernel straight into a KVM virtual machine (no firmware).\n\n"
 	        "  -k, --kernel FILE    ELF64 (PVH note or Linux 64-bit entry) or bzImage\n"
 	        "                       (default: the bundled hello guest)\n"

@@ -6,6 +6,7 @@
  * first KVM_RUN (instance_wait_go()). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,31 @@ int instance_wait_go(struct instance *in, int ctl_fd)
 	return 0;
 }
 
+static int stop_pipe_w = -1; /* one instance per process */
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+	(void)!write(stop_pipe_w, &c, 1); /* non-blocking: a full pipe has a stop pending */
+	errno = saved;
+}
+
+int instance_stop_on(struct instance *in, const int *sigs, unsigned n)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	stop_pipe_w = p[1];
+	in->vm.stop_req_fd = p[0];
+	struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+	sigfillset(&sa.sa_mask);
+	for (unsigned i = 0; i < n; i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -errno;
+	return 0;
+}
+
 void instance_run(struct instance *in)
 {
 	vm_run(&in->vm);
@@ -325,6 +351,53 @@ void instance_interrupted(struct instance *in, int sig, const char *why)
 	_exit(128 + sig);
 }
 
+/* Destroying a VM with an in-kernel irqchip waits 15-23 ms here for SRCU grace periods, in
+ * whichever close drops the VM's last reference. Hand those references to a short-lived
+ * holder: it inherits the fds, closes the standard streams (so that nobody waiting for our
+ * output waits for it) and sleeps until this process has gone, then exits and pays the
+ * teardown. Our own closes are then cheap and our exit is not delayed (design §4: teardown
+ * off the critical path). The holder is created with CLONE_PARENT, as our sibling: our
+ * parent — the shell, the script, the engine's shim that is waiting anyway — reaps it,
+ * instead of it becoming an orphan of init (which, where init does not reap, stays a
+ * zombie). If the clone fails, the teardown simply happens here. */
+static void defer_vm_destruction(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	fflush(NULL);
+	/* Raw clone: glibc's fork() has no CLONE_PARENT. Only async-signal-safe calls in the
+	 * child (the parent is multi-threaded). */
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+	if (pid < 0 && errno == EINVAL) /* we are a namespace's init: no parent to hand to */
+		pid = fork();
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		close(STDIN_FILENO);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	if (pid < 0)
+		close(p[1]);
+	/* else p[1] stays open until this process exits: that is the holder's signal. */
+}
+
+void instance_release(struct instance *in)
+{
+	struct vm *vm = &in->vm;
+	if (vm->failed_stage >= 0)
+		return; /* pipeline_run() undid its stages already */
+	/* A split irqchip's VM is destroyed in well under a millisecond: no holder process. */
+	if (vm->irqchip != IRQCHIP_SPLIT)
+		defer_vm_destruction();
+	pipeline_teardown(vm);
+}
+
 int instance_kvm_shared(struct kvm_shared *s, char *why, size_t why_len)
 {
 	static struct vm probe; /* kvm_open_dev() checks /dev/kvm and reports into a vm */
@@ -353,6 +426,21 @@ void instance_kvm_shared_free(struct kvm_shared *s)
 		close(s->kvm_fd);
 		s->cpuid = NULL;
 	}
+}
+
+ssize_t instance_proc_read(pid_t pid, const char *file, char *buf, size_t len)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, file);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || len == 0)
+		return fd < 0 ? -1 : (close(fd), -1);
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
 }
 
 void instance_reaped(struct batch_record *r, int status, const struct rusage *ru)

@@ -1,9 +1,7 @@
 /* vmm/main.c — the fastvmm command: parse, validate inputs, build and run one VM, report.
  * The only place (with batch.c) that decides the process's exit status. */
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
-#include <sched.h>
 #include <signal.h>
 #include <limits.h>
 #include <malloc.h>
@@ -11,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "batch.h"
 #include "config.h"
 #include "instance.h"
 #include "log.h"
+#include "oci.h"
 #include "sandbox.h"
 #include "serve.h"
 #include "snapshot.h"
@@ -30,14 +28,20 @@
 #define FASTVMM_GUESTDIR "/usr/local/share/fastvmm/guests"
 #endif
 
-/* The bundled guest: next to the binary (build tree), else the installed share dir. */
+/* The bundled guest: next to the binary (build tree), else in the share dir of the prefix
+ * the binary is installed in (PREFIX/bin/fastvmm → PREFIX/share/fastvmm/guests, whatever
+ * PREFIX was given to make install, DESTDIR staging included), else the compiled-in one. */
 static const char *default_kernel(char *buf, size_t len)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = 0;
-		snprintf(buf, len, "%s/guests/hello.elf", dirname(exe));
+		const char *dir = dirname(exe);
+		snprintf(buf, len, "%s/guests/hello.elf", dir);
+		if (access(buf, R_OK) == 0)
+			return buf;
+		snprintf(buf, len, "%s/../share/fastvmm/guests/hello.elf", dir);
 		if (access(buf, R_OK) == 0)
 			return buf;
 	}
@@ -58,42 +62,6 @@ static int failure_status(const struct vm *vm)
 	}
 }
 
-/* Destroying a VM with an in-kernel irqchip waits 15-23 ms here for SRCU grace periods, in
- * whichever close drops the VM's last reference. Hand those references to a short-lived
- * holder: it inherits the fds, closes the standard streams (so that nobody waiting for our
- * output waits for it) and sleeps until this process has gone, then exits and pays the
- * teardown. Our own closes are then cheap and our exit is not delayed (design §4: teardown
- * off the critical path). The holder is created with CLONE_PARENT, as our sibling: our
- * parent — the shell, the script, the benchmark that is waiting anyway — reaps it, instead
- * of it becoming an orphan of init (which, where init does not reap, stays a zombie). If
- * the clone fails, the teardown simply happens here. A split irqchip needs no holder. */
-static void defer_vm_destruction(void)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return;
-	fflush(NULL);
-	/* Raw clone: glibc's fork() has no CLONE_PARENT. Only async-signal-safe calls in the
-	 * child (the parent is multi-threaded). */
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
-	if (pid < 0 && errno == EINVAL) /* we are a namespace's init: no parent to hand to */
-		pid = fork();
-	if (pid == 0) {
-		char c;
-		close(p[1]);
-		close(STDIN_FILENO);
-		close(STDOUT_FILENO);
-		close(STDERR_FILENO);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		_exit(0);
-	}
-	close(p[0]);
-	if (pid < 0)
-		close(p[1]);
-	/* else p[1] stays open until this process exits: that is the holder's signal. */
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t t0 = now_ns();
@@ -103,6 +71,12 @@ int main(int argc, char **argv)
 	 * that stopped 2-vCPU VMs whose snapshot was saved on vCPU 1's thread. The main arena
 	 * grows and shrinks with brk/mmap only. This VMM's threads seldom allocate. */
 	mallopt(M_ARENA_MAX, 1);
+	/* The OCI runtime front end (vmm/oci.c): `fastvmm oci ...` or the fastvmm-oci name. */
+	const char *prog = strrchr(argv[0], '/');
+	if (!strcmp(prog ? prog + 1 : argv[0], "fastvmm-oci"))
+		return oci_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "oci"))
+		return oci_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "serve") == 0) /* the daemon: vmm/serve.c */
 		return serve_main(argc - 1, argv + 1);
 	struct cli cli;
@@ -214,14 +188,9 @@ int main(int argc, char **argv)
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
-	/* A split irqchip's VM is destroyed in well under a millisecond: no holder process
-	 * (it would outlive us as an orphan for its new parent to reap). The in-kernel
-	 * irqchip's 15-23 ms go to the holder. Either way the record is already written. */
-	if (vm->failed_stage < 0) {
-		if (vm->irqchip != IRQCHIP_SPLIT)
-			defer_vm_destruction();
-		pipeline_teardown(vm);
-	}
+	/* The VM's destruction off our exit (instance_release(): a holder process pays the
+	 * in-kernel irqchip's grace periods). The record is already written. */
+	instance_release(&in);
 	blob_close(&initrd);
 	kernel_close(&kernel);
 	if (cli.restore)

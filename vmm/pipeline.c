@@ -2,6 +2,7 @@
  * launch request; on failure the stages done are undone in reverse. Also the VM's stop
  * protocol and its run (watchdog, console input). */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -261,6 +262,7 @@ static void vm_init_state(struct vm *vm)
 	pthread_mutex_init(&vm->pause.lock, NULL);
 	pthread_cond_init(&vm->pause.cond, NULL);
 	vm->failed_stage = -1;
+	vm->stop_req_fd = -1;
 }
 
 int pipeline_run(struct vm *vm)
@@ -313,8 +315,9 @@ static void *watchdog_thread(void *arg)
 	uint64_t deadline = vm->cfg->timeout_ms ? now_ns() + vm->cfg->timeout_ms * 1000000ULL : 0;
 	bool in_open = w->forward_stdin;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = w->stop_fd[0], .events = POLLIN},
-		                      {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN}};
+		struct pollfd p[3] = {{.fd = w->stop_fd[0], .events = POLLIN},
+		                      {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
+		                      {.fd = vm->stop_req_fd, .events = POLLIN}};
 		int ms = -1;
 		if (deadline) {
 			uint64_t now = now_ns();
@@ -325,9 +328,18 @@ static void *watchdog_thread(void *arg)
 			}
 			ms = (int)((deadline - now + 999999) / 1000000);
 		}
-		int n = poll(p, 2, ms);
+		int n = poll(p, 3, ms);
 		if (n < 0 && errno != EINTR)
 			return NULL;
+		if (n > 0 && p[2].revents) { /* a front end's stop request (instance_stop_on()) */
+			unsigned char sig = 0;
+			(void)!read(vm->stop_req_fd, &sig, 1);
+			atomic_store(&vm->stop_signal, sig ? sig : SIGTERM);
+			const char *name = sigabbrev_np(sig);
+			vm_stop(vm, VM_SHUTDOWN, 0, "stopped by signal %d (SIG%s)", sig,
+			        name ? name : "?");
+			return NULL;
+		}
 		if (n > 0 && p[0].revents)
 			return NULL;
 		if (n > 0 && p[1].revents) {
@@ -371,7 +383,7 @@ int vm_run(struct vm *vm)
 	w.forward_stdin = !vm->cfg->quiet && fstat(STDIN_FILENO, &st) == 0 &&
 	                  (isatty(STDIN_FILENO) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
 	                   S_ISSOCK(st.st_mode));
-	if (vm->cfg->timeout_ms || w.forward_stdin) {
+	if (vm->cfg->timeout_ms || w.forward_stdin || vm->stop_req_fd >= 0) {
 		if (pipe2(w.stop_fd, O_CLOEXEC) == 0 &&
 		    pthread_create(&wd, NULL, watchdog_thread, &w) == 0)
 			have_wd = true;

@@ -53,7 +53,7 @@ static int process_role = -1;
 
 static const char *const role_names[SANDBOX_NROLES] = {
         [SANDBOX_VCPU] = "vcpu",         [SANDBOX_IO] = "io",       [SANDBOX_VMM] = "vmm",
-        [SANDBOX_LAUNCHER] = "launcher", [SANDBOX_SERVE] = "serve",
+        [SANDBOX_LAUNCHER] = "launcher", [SANDBOX_SERVE] = "serve", [SANDBOX_PAUSE] = "pause",
 };
 
 const char *sandbox_role_name(enum sandbox_role role)
@@ -495,6 +495,11 @@ static int rules_build(scmp_filter_ctx *out, enum sandbox_role role)
 			break;
 		case SANDBOX_SERVE:
 			r = rules_serve(ctx);
+			break;
+		case SANDBOX_PAUSE:
+			r = ALLOW(ctx, pause);
+			if (!r)
+				r = ALLOW(ctx, rt_sigsuspend);
 			break;
 		case SANDBOX_NROLES:
 			r = -EINVAL;

@@ -1022,18 +1022,10 @@ static void hist_print(struct buf *b, const char *name, const char *path, const 
 
 static uint64_t proc_rss_kb(pid_t pid)
 {
-	char p[64], buf[128];
-	snprintf(p, sizeof(p), "/proc/%d/statm", (int)pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	char buf[128];
 	unsigned long long size, res;
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+	if (instance_proc_read(pid, "statm", buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%llu %llu", &size, &res) != 2)
 		return 0;
 	return res * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
 }

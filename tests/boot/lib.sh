@@ -7,14 +7,22 @@ FAIL=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fastvmm-boot.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-# run NAME ARGS... : runs fastvmm with a hard timeout; sets $OUT (stdout), $ERR (stderr), $RC.
-run() {
+# capture NAME CMD... : CMD with a hard timeout and no stdin; sets $OUT (stdout), $ERR
+# (stderr), $RC. The form every suite's runner takes (tests/oci/lib.sh too).
+capture() {
 	local name=$1
 	shift
 	OUT=$TMP/$name.out
 	ERR=$TMP/$name.err
 	RC=0
-	timeout -k 5 "${BOOT_TEST_TIMEOUT:-60}" "$FASTVMM" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	timeout -k 5 "${BOOT_TEST_TIMEOUT:-60}" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+}
+
+# run NAME ARGS... : fastvmm ARGS under capture.
+run() {
+	local name=$1
+	shift
+	capture "$name" "$FASTVMM" "$@"
 }
 
 ok() {

@@ -143,6 +143,25 @@ API = [
 for i, (m, path, body) in enumerate(API):
     put("api", "req%d" % i, bytes([m]) + path.encode() + b"\0" + body)
 
+# oci: config.json of tests/unit/test_oci_bundle.c and tests/oci/*.sh, against fuzz_oci.c's
+# bundle (rootfs: k.elf, initrd, img/d.img, a symlink "escape", a FIFO).
+OCI = [
+    b'{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/k.elf","exit=7"]}}',
+    b'{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["x"],"env":["FASTVMM_KERNEL=/k.elf",'
+    b'"FASTVMM_CMDLINE=a=b"]},"annotations":{"org.fastvmm.mem":"16M","org.fastvmm.cpus":"2",'
+    b'"org.fastvmm.initrd":"/initrd","org.fastvmm.disks":"/img/d.img:ro,/img/d.img","org.fastvmm.timeout":"5"}}',
+    b'{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/k.elf"]},"linux":{"cgroupsPath":"/a/b",'
+    b'"resources":{"memory":{"limit":67108864},"cpu":{"quota":150000,"period":100000},"pids":{"limit":64}}}}',
+    b'{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/pause"]},'
+    b'"annotations":{"io.kubernetes.cri.container-type":"sandbox"}}',
+    b'{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/escape"],"terminal":true,'
+    b'"rlimits":[{"type":"RLIMIT_NOFILE","soft":1024,"hard":1024}]}}',
+    b'{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["x"]},"annotations":'
+    b'{"org.fastvmm.kernel":"/../k.elf"},"hooks":{"prestart":[]}}',
+]
+for i, c in enumerate(OCI):
+    put("oci", "cfg%d" % i, c)
+
 # snapshot: a version byte (bit 0: version 2), then a body: the configuration section of a
 # 1-vCPU count.elf snapshot with a disk, each irqchip mode's section (the split one filled
 # in; KVM's structures are left to the fuzzer, whose size checks it must find), the end.

@@ -775,7 +775,8 @@ main() {
 	for hook in "$HERE"/prepare.d/*.sh; do
 		[[ -f $hook ]] || continue
 		log "prepare hook ${hook#"$ROOT"/}"
-		L1ROOT=$r L2ROOT=$l2 KDIR=$KDIR KREL=$KREL WORK=$WORK ROOT=$ROOT bash "$hook" ||
+		L1ROOT=$r L2ROOT=$l2 KDIR=$KDIR KREL=$KREL WORK=$WORK ROOT=$ROOT \
+			NESTED_SELECTED="${S_NAME[*]}" bash "$hook" ||
 			die "prepare hook $hook failed"
 	done
 	pack "$l2" "$WORK/l2-initrd.gz" gzip
