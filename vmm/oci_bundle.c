@@ -751,7 +751,8 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 
 static int parse(struct oci_bundle *b, const char *json, size_t len, struct err *e);
 
-int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
+/* An empty bundle (every file closed) whose directory is bundle_dir, resolved. */
+static int bundle_begin(struct oci_bundle *b, const char *bundle_dir, struct err *e)
 {
 	memset(b, 0, sizeof(*b));
 	file_init(&b->kernel);
@@ -760,6 +761,14 @@ int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
 		file_init(&b->disk[i]);
 	if (!realpath(bundle_dir, b->dir))
 		return err_set(e, -errno, "--bundle %s: %s", bundle_dir, strerror(errno));
+	return 0;
+}
+
+int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
+{
+	int r = bundle_begin(b, bundle_dir, e);
+	if (r < 0)
+		return r;
 	int dfd = open(b->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return err_set(e, -errno, "--bundle %s: %s", bundle_dir, strerror(errno));
@@ -780,7 +789,7 @@ int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
 		free(buf);
 		return err_set(e, -EIO, "%s/config.json: short read", b->dir);
 	}
-	int r = parse(b, buf, (size_t)got, e);
+	r = parse(b, buf, (size_t)got, e);
 	free(buf);
 	return r;
 }
@@ -788,13 +797,9 @@ int oci_bundle_load(struct oci_bundle *b, const char *bundle_dir, struct err *e)
 int oci_bundle_parse(struct oci_bundle *b, const char *bundle_dir, const char *json, size_t len,
                      struct err *e)
 {
-	memset(b, 0, sizeof(*b));
-	file_init(&b->kernel);
-	file_init(&b->initrd);
-	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
-		file_init(&b->disk[i]);
-	if (!realpath(bundle_dir, b->dir))
-		return err_set(e, -errno, "--bundle %s: %s", bundle_dir, strerror(errno));
+	int r = bundle_begin(b, bundle_dir, e);
+	if (r < 0)
+		return r;
 	if (len > OCI_CONFIG_MAX)
 		return err_set(e, -EINVAL, "config.json: larger than %llu MiB",
 		               OCI_CONFIG_MAX / MiB);
