@@ -34,9 +34,9 @@ enum sandbox_role {
 	/* A batch launcher once every instance is forked: it only waits, reads notes and
 	 * signals, kills and reaps its children and writes the report. */
 	SANDBOX_LAUNCHER,
-	/* The daemon (fastvmm serve), both its threads, once its socket is bound: accept and
-	 * HTTP/JSON on the libmicrohttpd thread, signalfd/waitpid/kill on the main thread, and
-	 * fork() of instances from both. An instance inherits this filter and builds its VM
+	/* The daemon (fastvmm serve), its one thread, once its socket is bound: accept and
+	 * HTTP/JSON (libmicrohttpd in its loop), signalfd/waitpid/kill, and fork() of
+	 * instances. An instance inherits this filter and builds its VM
 	 * under it, so it also allows what the build stage calls (open, KVM ioctls on fds it
 	 * creates, eventfds, io_uring); the instance then stacks SANDBOX_VMM before its first
 	 * KVM_RUN, so its run is exactly as confined as a batch instance's. Capabilities are

@@ -47,8 +47,8 @@ static const char *const syscall_names[] = {
 
 static bool disabled;
 static _Thread_local int thread_role = -1; /* -1: inherited a filter, or none */
-/* SANDBOX_SERVE once the daemon is confined (its HTTP thread inherits the filter); -2 in an
- * instance it forked, until that instance's own filter is on. */
+/* SANDBOX_SERVE once the daemon is confined; -2 in an instance it forked, until that
+ * instance's own filter is on. */
 static int process_role = -1;
 
 static const char *const role_names[SANDBOX_NROLES] = {

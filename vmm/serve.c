@@ -1128,7 +1128,7 @@ static void metrics_text(struct reply *r)
 	r->body = b.s;
 }
 
-/* ---- the main thread: notes, reaping, refills, shutdown ---- */
+/* ---- the loop: notes, reaping, refills, shutdown, HTTP ---- */
 
 static void handle_notes(struct waiter **wake)
 {
