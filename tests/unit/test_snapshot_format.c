@@ -92,6 +92,18 @@ static uint8_t *encode(struct snapshot *s, size_t *len)
 	return buf;
 }
 
+/* Encoding what was decoded gives the same bytes; frees both. */
+static void reencodes_and_frees(struct snapshot *d, uint8_t *buf, size_t len)
+{
+	size_t len2;
+	uint8_t *buf2 = encode(d, &len2);
+	assert_int_equal(len2, len);
+	assert_memory_equal(buf, buf2, len);
+	free(buf);
+	free(buf2);
+	snapshot_free(d);
+}
+
 /* Recompute both checksums after an edit, so that the check under test is the one hit. */
 static void refix(uint8_t *buf, size_t len)
 {
@@ -164,14 +176,7 @@ static void round_trip(void **state)
 		assert_int_equal(b->ncpuid, 2);
 		assert_memory_equal(a->cpuid, b->cpuid, 2 * sizeof(*a->cpuid));
 	}
-	/* Encoding what was decoded gives the same bytes. */
-	size_t len2;
-	uint8_t *buf2 = encode(&d, &len2);
-	assert_int_equal(len2, len);
-	assert_memory_equal(buf, buf2, len);
-	free(buf);
-	free(buf2);
-	snapshot_free(&d);
+	reencodes_and_frees(&d, buf, len);
 	sample_free(&s);
 }
 
@@ -217,13 +222,7 @@ static void split_round_trip(void **state)
 	struct kvm_irqchip zero;
 	memset(&zero, 0, sizeof(zero));
 	assert_memory_equal(&d.ioapic, &zero, sizeof(zero));
-	size_t len2;
-	uint8_t *buf2 = encode(&d, &len2);
-	assert_int_equal(len2, len);
-	assert_memory_equal(buf, buf2, len);
-	free(buf);
-	free(buf2);
-	snapshot_free(&d);
+	reencodes_and_frees(&d, buf, len);
 	sample_free(&s);
 }
 
