@@ -36,8 +36,10 @@ int main(int argc, char **argv)
 	int n = snprintf(head, sizeof(head),
 	                 "%s %s HTTP/1.1\r\nHost: fastvmm\r\nConnection: close\r\n%s\r\n", argv[2],
 	                 argv[3], length);
+	/* No write of an empty body: on a connection the daemon has already answered and
+	 * closed, even a 0-byte write fails with EPIPE. */
 	if (n < 0 || (size_t)n >= sizeof(head) || write(fd, head, (size_t)n) != n ||
-	    write(fd, body, strlen(body)) != (ssize_t)strlen(body))
+	    (*body && write(fd, body, strlen(body)) != (ssize_t)strlen(body)))
 		perror("uclient: write"); /* the daemon may have answered already: read it */
 	static char buf[1 << 20];
 	size_t len = 0;
