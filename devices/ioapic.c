@@ -21,6 +21,7 @@
 
 #include "cc.h"
 #include "irqchip.h"
+#include "log.h"
 #include "snapshot.h"
 
 #define IOREGSEL 0x00
@@ -107,9 +108,13 @@ static void deliver(struct ioapic *a, unsigned pin)
 	uint32_t addr, data;
 	if (!ioapic_rte_msi(e, &addr, &data) || (e & RTE_VECTOR) < 16)
 		return;
-	if (a->ops->signal_msi(a->ctx, addr, data) < 0)
-		a->errors++;
-	else
+	int r = a->ops->signal_msi(a->ctx, addr, data);
+	if (r < 0) {
+		if (!a->errors++) /* the first only: a guest can make every delivery fail */
+			log_warn("ioapic: pin %u, vector %llu: KVM_SIGNAL_MSI failed (%s); the "
+			         "interrupt is lost",
+			         pin, (unsigned long long)(e & RTE_VECTOR), strerror(-r));
+	} else
 		a->msis++;
 	if (e & RTE_LEVEL)
 		a->rte[pin] |= RTE_REMOTE_IRR;
