@@ -38,9 +38,7 @@ struct req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
-	bool waiting;    /* suspended in serve's waiter list */
-	bool have_reply; /* reply ready, to be queued at the next call */
-	struct reply reply;
+	bool waiting; /* suspended in serve's waiter list */
 	struct action act; /* kept while waiting */
 	struct waiter w;
 };
@@ -133,10 +131,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		q->body[q->len] = 0;
 		return MHD_YES;
 	}
-	if (q->have_reply) { /* resumed */
-		q->have_reply = false;
-		return send_reply(c, &q->reply);
-	}
 	if (q->waiting) { /* resumed by serve: the VM got there (or never will) */
 		q->waiting = false;
 		struct reply r;
@@ -157,22 +151,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_error(c, st, err);
 	}
 	bool may_wait = q->act.kind == ACT_VM_CREATE && q->act.vm.wait != WAIT_NONE;
-	if (may_wait) /* before serve_do: serve may wake us as soon as it has registered us */
-		MHD_suspend_connection(c);
 	q->w = (struct waiter){.wake = wake, .cookie = q};
 	struct reply r;
 	int rc = serve_do(&q->act, q->t0, may_wait ? &q->w : NULL, &r);
 	if (rc == 1) {
+		/* Suspended only now, with nothing to answer yet: the daemon has one thread, so
+		 * the waiter serve registered cannot be woken before this returns (the loop wakes
+		 * it, then calls http_run). A connection suspended and resumed within one call
+		 * would not be run again until the next event on the epoll fd (none may come). */
+		MHD_suspend_connection(c);
 		q->waiting = true; /* act stays alive until woken */
 		return MHD_YES;
 	}
 	api_action_free(&q->act);
-	if (may_wait) {
-		q->reply = r;
-		q->have_reply = true;
-		MHD_resume_connection(c);
-		return MHD_YES;
-	}
 	return send_reply(c, &r);
 }
 
@@ -189,8 +180,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		serve_cancel(&q->w);
 		api_action_free(&q->act);
 	}
-	if (q->have_reply)
-		free(q->reply.body);
 	free(q->body);
 	free(q);
 	*con_cls = NULL;
