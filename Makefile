@@ -110,7 +110,7 @@ boot-test: all
 # inside the nested harness's L1 for the own-guest, serve, snapshot and one Linux and OSv
 # scenario, and the OCI runtime's CLI (the only sanitized guest runs on a host without
 # /dev/kvm, where the boot tests skip).
-SAN_NESTED ?= ^(own-.*|split-own-irq.*|kernel-own-irq|split-virtio-blk-acpi|osv-hello|osv-serve-pool|snapshot-osv-clones|snapshot-serve-own)$$
+SAN_NESTED ?= ^(own-.*|split-own-irq.*|kernel-own-irq|split-virtio-blk-acpi|osv-hello|osv-serve-pool|snapshot-osv-clones|snapshot-serve-own|snapshot-serve-running)$$
 sanitize:
 	$(MAKE) B=$(B)/san OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \

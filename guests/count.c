@@ -4,7 +4,8 @@
  * clone (with its instance id), or a run without a snapshot. Every instance then writes its
  * own mark into a page of its memory, waits a little (other clones run meanwhile) and prints
  * what it reads back (spin=I iterations, default 2000, for the wait): a clone that saw another's
- * write would print the other's id. */
+ * write would print the other's id. delay=I (default 0) spins I iterations after each count, so
+ * that a count runs long enough to be snapshotted from outside (PUT /vms/{id}/snapshot). */
 #include "guest.h"
 
 static inline uint32_t inl(uint16_t port)
@@ -43,9 +44,12 @@ void guest_main(const char *cmdline)
 {
 	unsigned to = cmdline_uint(cmdline, "to", 20), snap = cmdline_uint(cmdline, "snap", 5);
 	unsigned spin = cmdline_uint(cmdline, "spin", 2000); /* iterations after the mark */
+	unsigned delay = cmdline_uint(cmdline, "delay", 0);
 	while (count < to) {
 		count = count + 1;
 		print_kv("count=", count);
+		for (volatile unsigned i = 0; i < delay; i++)
+			__asm__ volatile("pause");
 		if (count != snap)
 			continue;
 		outb(PORT_SNAPSHOT, 1);

@@ -25,11 +25,13 @@ enum action_kind {
 	ACT_VM_GET,
 	ACT_VM_CONSOLE,
 	ACT_VM_DELETE,
+	ACT_VM_SNAPSHOT,
 	ACT_METRICS,
 };
 
-/* How long POST /vms waits before answering. */
-enum wait_for { WAIT_NONE, WAIT_RUNNING, WAIT_READY, WAIT_EXIT };
+/* How long POST /vms waits before answering; WAIT_SNAPSHOT: PUT /vms/{id}/snapshot, until the
+ * VM's snapshot has been saved (or not). */
+enum wait_for { WAIT_NONE, WAIT_RUNNING, WAIT_READY, WAIT_EXIT, WAIT_SNAPSHOT };
 const char *api_wait_name(enum wait_for w);
 
 /* PUT /templates/{name}: what the body says, checked for types and ranges (the files are
@@ -64,7 +66,8 @@ struct vm_request {
 
 struct action {
 	enum action_kind kind;
-	char name[TEMPLATE_NAME_MAX + 1]; /* template actions */
+	char name[TEMPLATE_NAME_MAX + 1]; /* template actions; ACT_VM_SNAPSHOT: the snapshot's */
+	bool snap_stop;                   /* ACT_VM_SNAPSHOT: stop the VM once saved */
 	uint64_t id;                      /* VM actions */
 	struct template_spec tmpl;        /* ACT_TEMPLATE_PUT */
 	struct vm_request vm;             /* ACT_VM_CREATE */

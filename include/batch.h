@@ -49,6 +49,10 @@ struct batch_record {
 	 * (shared) pages, guest RAM pages resident (mincore), the peak (ru_maxrss). */
 	uint64_t rss_kb, rss_file_kb, guest_kb, maxrss_kb;
 	char reason[320];
+	/* The last snapshot order's end (include/instance.h: NOTE_SNAPSHOT): 0 or -errno, and a
+	 * one-line message either way. */
+	int snap_rc;
+	char snap_msg[320];
 };
 
 struct batch_result {

@@ -26,6 +26,19 @@
 #define NOTE_READY    0x80000000u /* ready (boot timer or the ready pattern) */
 #define NOTE_RUNNING  0x40000000u /* first KVM_RUN entered */
 #define NOTE_PREPARED 0x20000000u /* built and waiting before its first KVM_RUN (pool) */
+#define NOTE_SNAPSHOT 0x10000000u /* a snapshot order ended: the record's snap_rc, snap_msg */
+
+/* A snapshot order: a launcher (the daemon) tells a running instance to save itself, on the
+ * instance's control socket (SOCK_SEQPACKET), in one message with two descriptors
+ * (SCM_RIGHTS): the RAM file, already as long as the guest's RAM, then the state file. The
+ * launcher made both in a directory of its own and renames it into place once the note
+ * NOTE_SNAPSHOT says the save succeeded. */
+#define SNAPSHOT_ORDER_MAGIC 0x50414e53u /* "SNAP" */
+struct snapshot_order_msg {
+	uint32_t magic;
+	uint32_t stop;  /* end the VM once saved */
+	char dir[4096]; /* where it will be, for messages */
+};
 
 /* A warm instance's per-request difference, sent by the launcher on the instance's control
  * pipe in one write (sizeof < PIPE_BUF, so it arrives whole). */
@@ -90,6 +103,10 @@ int instance_wait_go(struct instance *in, int ctl_fd);
  * (the OCI runtime's SIGTERM). The handler only writes the signal number on a pipe, which
  * the run's watchdog thread (confined like the rest) reads. 0 or -errno. */
 int instance_stop_on(struct instance *in, const int *sigs, unsigned n);
+/* After instance_build() (and instance_wait_go()): take snapshot orders on ctl_fd while the VM
+ * runs (the run's watchdog thread reads them); each ends with NOTE_SNAPSHOT and its result in
+ * the record (snap_rc, snap_msg). */
+void instance_control(struct instance *in, int ctl_fd);
 /* Run the built VM until it stops; the console's last partial line is delivered too. */
 void instance_run(struct instance *in);
 /* Write the record (outcome, timings, console bytes, memory), send the exit note, _exit(0). */

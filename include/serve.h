@@ -21,12 +21,13 @@ struct serve_opts {
 	unsigned max_vms;    /* VMs running at once (pooled ones not counted) */
 	unsigned max_pooled; /* warm VMs across all templates */
 	unsigned max_templates;
-	unsigned max_records;    /* finished VMs remembered; the oldest are forgotten first */
-	size_t max_body;         /* bytes of a request body */
-	unsigned max_conns;      /* connections at once; beyond: 503 */
-	unsigned conn_timeout_s; /* an idle or slow connection is closed after this */
-	unsigned grace_ms;       /* SIGTERM → SIGKILL for instances at shutdown */
-	size_t console_max;      /* bytes of console kept per VM */
+	unsigned max_records;      /* finished VMs remembered; the oldest are forgotten first */
+	size_t max_body;           /* bytes of a request body */
+	unsigned max_conns;        /* connections at once; beyond: 503 */
+	unsigned conn_timeout_s;   /* an idle or slow connection is closed after this */
+	unsigned grace_ms;         /* SIGTERM → SIGKILL for instances at shutdown */
+	size_t console_max;        /* bytes of console kept per VM */
+	const char *snapshot_root; /* PUT /vms/{id}/snapshot makes ROOT/NAME; NULL: off */
 	int verbosity;
 	bool no_sandbox; /* --no-sandbox */
 };

@@ -173,6 +173,12 @@ struct snapshot_request {
 	const char *pattern; /* SNAP_AT_LINE: POSIX extended regex on a console line */
 	const char *dir;
 	bool stop_after; /* --snapshot-then stop: end the origin once saved */
+	/* A front end's order (snapshot_order()): the files are already open, in a directory the
+	 * front end owns (the daemon's --snapshot-root): RAM goes to mem_fd (already as long as
+	 * the RAM), the state to state_fd, both synced; no path is opened, renamed or unlinked
+	 * here. dir is only a name for messages then. */
+	bool to_fds;
+	int mem_fd, state_fd;
 };
 /* Parse the --snapshot-at value. 0 or -EINVAL with e->msg. */
 int snapshot_parse_at(const char *s, struct snapshot_request *r, struct err *e);
@@ -182,9 +188,13 @@ int snapshot_parse_at(const char *s, struct snapshot_request *r, struct err *e);
  * Any thread, also under the serial lock. The result lands in vm->snap_result (0 / -errno,
  * with vm->snap_msg) once vm->snap_done is set. */
 void snapshot_request(struct vm *vm);
-/* Save a VM whose vCPUs are all paused (called by the last vCPU to park). 0 or -errno with a
- * one-line message in msg. The VM is left exactly as it was. */
-int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t msglen);
+/* A running VM told to snapshot itself now, by its front end (q->to_fds), as often as it is
+ * told, one at a time: -EBUSY while a snapshot is under way. q must stay valid until
+ * vm->on_snapshot has been called; the result is in vm->snap_result / vm->snap_msg then. */
+int snapshot_order(struct vm *vm, const struct snapshot_request *q);
+/* Save a VM whose vCPUs are all paused (called by the last vCPU to park) as q says. 0 or
+ * -errno with a one-line message in msg. The VM is left exactly as it was. */
+int snapshot_take(struct vm *vm, const struct snapshot_request *q, char *msg, size_t msglen);
 
 /* Restore stages (cfg->snap set): the pipeline's "map the snapshot", irqchip, devices and
  * vCPUs. */
@@ -230,6 +240,9 @@ struct virtio_blk;
 unsigned virtio_blk_inflight(struct virtio_blk *b);
 int virtio_blk_flush(struct virtio_blk *b);
 
+/* An open /proc/self/pagemap for saves in a process whose sandbox forbids opening it (the
+ * daemon's instances): which RAM pages were ever touched. */
+void snapshot_use_pagemap(int fd);
 /* Front ends (main.c): --snapshot DIR must be (or become, 0700) a writable directory. */
 int snapshot_check_dir(const char *dir, struct err *e);
 /* Install vm->snap_req's trigger (after pipeline_run) and remove it (after vm_run). */

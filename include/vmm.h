@@ -168,6 +168,11 @@ struct vm {
 	 * that asked, records it in stop_signal and stops the VM (VM_SHUTDOWN). */
 	int stop_req_fd;
 	_Atomic int stop_signal; /* 0: none */
+	/* A front end's control socket (the daemon's, include/instance.h: instance_control()),
+	 * set after pipeline_run() like stop_req_fd: the watchdog calls on_ctl when it is
+	 * readable, and stops watching it once on_ctl returns < 0 (the front end hung up). */
+	int ctl_fd;
+	int (*on_ctl)(struct vm *vm);
 
 	/* Pausing every vCPU (snapshots, vmm/vcpu.c): a request kicks the vCPUs; each completes
 	 * its pending I/O and parks; the last to park runs on_paused, then all resume. */
@@ -188,6 +193,9 @@ struct vm {
 	char snap_msg[320];
 	uint32_t snap_port;
 	void *snap_priv; /* the trigger's private state (timer thread, regex) */
+	/* Called once a snapshot_order()'s save has ended (saved or not), on the vCPU thread that
+	 * ran it, with every vCPU still paused. */
+	void (*on_snapshot)(struct vm *vm);
 };
 
 uint64_t now_ns(void);

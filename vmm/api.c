@@ -15,7 +15,7 @@
 
 const char *api_wait_name(enum wait_for w)
 {
-	static const char *const n[] = {"none", "running", "ready", "exit"};
+	static const char *const n[] = {"none", "running", "ready", "exit", "snapshot"};
 	return (unsigned)w < ARRAY_SIZE(n) ? n[w] : "?";
 }
 
@@ -312,6 +312,26 @@ rest:
 	return 0;
 }
 
+/* PUT /vms/{id}/snapshot: {"name": NAME, "stop": BOOL}; NAME is a directory the daemon makes
+ * under its --snapshot-root, so it is a name, never a path. */
+static int parse_snapshot_order(struct action *a, json_t *o, char *err, size_t err_len)
+{
+	static const char *const fields[] = {"name", "stop", NULL};
+	TRY(check_fields(o, fields, "snapshot", err, err_len));
+	char *s = NULL;
+	TRY(get_string(o, "name", TEMPLATE_NAME_MAX, &s, err, err_len));
+	if (!s)
+		FAIL(400, "name: required (the snapshot's directory under --snapshot-root)");
+	bool ok = api_name_ok(s);
+	snprintf(a->name, sizeof(a->name), "%s", s);
+	free(s);
+	if (!ok)
+		FAIL(400,
+		     "name: '%s' is not a snapshot name ([A-Za-z0-9._-], not starting with '.')",
+		     a->name);
+	return get_bool(o, "stop", &a->snap_stop, err, err_len);
+}
+
 /* "/vms/123" → 123; only decimal, no sign, no leading zeros beyond "0". */
 static bool parse_id(const char *s, size_t n, uint64_t *id)
 {
@@ -386,6 +406,10 @@ int api_parse(struct action *a, const char *method, const char *path, const char
 			if (!get)
 				FAIL(405, "%s /vms/{id}/console: only GET", method);
 			a->kind = ACT_VM_CONSOLE;
+		} else if (slash && strcmp(slash, "/snapshot") == 0) {
+			if (!put)
+				FAIL(405, "%s /vms/{id}/snapshot: only PUT", method);
+			a->kind = ACT_VM_SNAPSHOT;
 		} else if (slash) {
 			FAIL(404, "no such resource");
 		} else if (get) {
@@ -398,7 +422,7 @@ int api_parse(struct action *a, const char *method, const char *path, const char
 	} else {
 		FAIL(404, "no such resource");
 	}
-	if (a->kind != ACT_TEMPLATE_PUT && a->kind != ACT_VM_CREATE)
+	if (a->kind != ACT_TEMPLATE_PUT && a->kind != ACT_VM_CREATE && a->kind != ACT_VM_SNAPSHOT)
 		return 0;
 	(void)has_body;
 	if (body_len == 0)
@@ -414,6 +438,8 @@ int api_parse(struct action *a, const char *method, const char *path, const char
 		r = 400;
 	} else if (a->kind == ACT_TEMPLATE_PUT) {
 		r = parse_template(&a->tmpl, o, err, err_len);
+	} else if (a->kind == ACT_VM_SNAPSHOT) {
+		r = parse_snapshot_order(a, o, err, err_len);
 	} else {
 		r = parse_vm_request(&a->vm, o, err, err_len);
 	}

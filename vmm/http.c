@@ -38,7 +38,7 @@ struct req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
-	bool waiting; /* suspended in serve's waiter list */
+	bool waiting;      /* suspended in serve's waiter list */
 	struct action act; /* kept while waiting */
 	struct waiter w;
 };
@@ -150,7 +150,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		api_action_free(&q->act);
 		return send_error(c, st, err);
 	}
-	bool may_wait = q->act.kind == ACT_VM_CREATE && q->act.vm.wait != WAIT_NONE;
+	bool may_wait = (q->act.kind == ACT_VM_CREATE && q->act.vm.wait != WAIT_NONE) ||
+	                q->act.kind == ACT_VM_SNAPSHOT;
 	q->w = (struct waiter){.wake = wake, .cookie = q};
 	struct reply r;
 	int rc = serve_do(&q->act, q->t0, may_wait ? &q->w : NULL, &r);

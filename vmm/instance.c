@@ -14,11 +14,13 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "instance.h"
 #include "log.h"
+#include "snapshot.h"
 #include "virtio.h"
 
 char *instance_expand_cmdline(const char *tmpl, unsigned id)
@@ -247,6 +249,101 @@ int instance_stop_on(struct instance *in, const int *sigs, unsigned n)
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return -errno;
 	return 0;
+}
+
+/* ---- snapshot orders (one at a time; only the watchdog thread reads orders) ---- */
+
+static struct snapshot_request order;
+static char order_dir[sizeof(((struct snapshot_order_msg *)0)->dir)];
+
+static void order_report(struct instance *in, int rc, const char *msg)
+{
+	if (in->rec) {
+		in->rec->snap_rc = rc;
+		snprintf(in->rec->snap_msg, sizeof(in->rec->snap_msg), "%s", msg);
+	}
+	note_send(in, NOTE_SNAPSHOT);
+}
+
+/* The save ended (vCPU thread, every vCPU paused): the files are the launcher's again. */
+static void order_done(struct vm *vm)
+{
+	close(order.mem_fd);
+	close(order.state_fd);
+	order_report((struct instance *)vm, vm->snap_result, vm->snap_msg);
+}
+
+/* The control socket is readable: one order (or the launcher hung up: < 0). A malformed
+ * message is answered, never obeyed; descriptors beyond the two expected are closed. */
+static int order_read(struct vm *vm)
+{
+	struct instance *in = (struct instance *)vm;
+	static struct snapshot_order_msg m;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} c;
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = c.b,
+	                    .msg_controllen = sizeof(c.b)};
+	ssize_t n = recvmsg(vm->ctl_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		return -1;
+	int fds[2] = {-1, -1};
+	unsigned nfds = 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+			if (nfds < 2)
+				fds[nfds] = fd;
+			else
+				close(fd);
+			nfds++;
+		}
+	}
+	static const char busy[] = "a snapshot is already being taken";
+	const char *bad = NULL;
+	int rc = -EBUSY;
+	if (n != (ssize_t)sizeof(m) || m.magic != SNAPSHOT_ORDER_MAGIC || nfds != 2 ||
+	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		bad = "malformed snapshot order";
+		rc = -EINVAL;
+	} else if (atomic_load(&vm->snap_requested)) {
+		bad = busy;
+	}
+	if (!bad) {
+		memcpy(order_dir, m.dir, sizeof(order_dir));
+		order_dir[sizeof(order_dir) - 1] = 0;
+		order = (struct snapshot_request){.at = SNAP_AT_NONE,
+		                                  .dir = order_dir,
+		                                  .stop_after = m.stop != 0,
+		                                  .to_fds = true,
+		                                  .mem_fd = fds[0],
+		                                  .state_fd = fds[1]};
+		if (snapshot_order(vm, &order) == 0)
+			return 0;
+		bad = busy;
+	}
+	for (unsigned i = 0; i < 2 && i < nfds; i++)
+		close(fds[i]);
+	order_report(in, rc, bad);
+	return 0;
+}
+
+void instance_control(struct instance *in, int ctl_fd)
+{
+	in->vm.ctl_fd = ctl_fd;
+	in->vm.on_ctl = order_read;
+	in->vm.on_snapshot = order_done;
+	snapshot_use_pagemap(in->pagemap_fd);
 }
 
 void instance_run(struct instance *in)

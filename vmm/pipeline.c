@@ -263,6 +263,7 @@ static void vm_init_state(struct vm *vm)
 	pthread_cond_init(&vm->pause.cond, NULL);
 	vm->failed_stage = -1;
 	vm->stop_req_fd = -1;
+	vm->ctl_fd = -1;
 }
 
 int pipeline_run(struct vm *vm)
@@ -313,11 +314,12 @@ static void *watchdog_thread(void *arg)
 	struct watchdog *w = arg;
 	struct vm *vm = w->vm;
 	uint64_t deadline = vm->cfg->timeout_ms ? now_ns() + vm->cfg->timeout_ms * 1000000ULL : 0;
-	bool in_open = w->forward_stdin;
+	bool in_open = w->forward_stdin, ctl_open = vm->ctl_fd >= 0 && vm->on_ctl;
 	for (;;) {
-		struct pollfd p[3] = {{.fd = w->stop_fd[0], .events = POLLIN},
+		struct pollfd p[4] = {{.fd = w->stop_fd[0], .events = POLLIN},
 		                      {.fd = in_open ? STDIN_FILENO : -1, .events = POLLIN},
-		                      {.fd = vm->stop_req_fd, .events = POLLIN}};
+		                      {.fd = vm->stop_req_fd, .events = POLLIN},
+		                      {.fd = ctl_open ? vm->ctl_fd : -1, .events = POLLIN}};
 		int ms = -1;
 		if (deadline) {
 			uint64_t now = now_ns();
@@ -328,7 +330,7 @@ static void *watchdog_thread(void *arg)
 			}
 			ms = (int)((deadline - now + 999999) / 1000000);
 		}
-		int n = poll(p, 3, ms);
+		int n = poll(p, 4, ms);
 		if (n < 0 && errno != EINTR)
 			return NULL;
 		if (n > 0 && p[2].revents) { /* a front end's stop request (instance_stop_on()) */
@@ -342,6 +344,8 @@ static void *watchdog_thread(void *arg)
 		}
 		if (n > 0 && p[0].revents)
 			return NULL;
+		if (n > 0 && p[3].revents && vm->on_ctl(vm) < 0)
+			ctl_open = false; /* the front end hung up: it orders nothing more */
 		if (n > 0 && p[1].revents) {
 			uint8_t buf[64];
 			ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
@@ -383,7 +387,7 @@ int vm_run(struct vm *vm)
 	w.forward_stdin = !vm->cfg->quiet && fstat(STDIN_FILENO, &st) == 0 &&
 	                  (isatty(STDIN_FILENO) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
 	                   S_ISSOCK(st.st_mode));
-	if (vm->cfg->timeout_ms || w.forward_stdin || vm->stop_req_fd >= 0) {
+	if (vm->cfg->timeout_ms || w.forward_stdin || vm->stop_req_fd >= 0 || vm->ctl_fd >= 0) {
 		if (pipe2(w.stop_fd, O_CLOEXEC) == 0 &&
 		    pthread_create(&wd, NULL, watchdog_thread, &w) == 0)
 			have_wd = true;

@@ -168,10 +168,9 @@ void sandbox_allow_snapshot(int dirfd)
 	snapshot_dirfd = dirfd;
 }
 
-/* The save of vmm/snapshot.c: state ioctls on open fds, and files only under the directory
- * fd. openat's flags are not restricted (O_CREAT|O_WRONLY is what it needs), and an fd from
- * openat could be any file the *at name reaches: the name is relative to dirfd, but a ".."
- * or an absolute name is not refused by the filter (seccomp cannot read the string). */
+/* The save of vmm/snapshot.c, in every VM process (a daemon's VM may be told to snapshot
+ * itself at any time, into files the daemon opened and passed over its control socket):
+ * ioctls that only read the VM's state, and syncing open files. Nothing here opens a path. */
 static const unsigned long snapshot_ioctls[] = {
         KVM_GET_CLOCK,          KVM_GET_CPUID2, KVM_GET_DEBUGREGS,   KVM_GET_FPU,
         KVM_GET_IRQCHIP,        KVM_GET_LAPIC,  KVM_GET_MP_STATE,    KVM_GET_MSRS,
@@ -179,19 +178,30 @@ static const unsigned long snapshot_ioctls[] = {
         KVM_GET_XSAVE,          KVM_GET_XSAVE2, KVM_CHECK_EXTENSION,
 };
 
-static int rules_snapshot(scmp_filter_ctx ctx)
+static int rules_snapshot_save(scmp_filter_ctx ctx)
 {
-	if (snapshot_dirfd < 0)
-		return 0;
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(snapshot_ioctls) && !r; i++)
 		r = seccomp_rule_add(
 		        ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)snapshot_ioctls[i]));
-	static const int sys[] = {SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
-	                          SCMP_SYS(dup)};
-	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
+	if (!r)
+		r = ALLOW(ctx, fsync);
+	if (!r)
+		r = ALLOW(ctx, fdatasync);
+	return r;
+}
+
+/* --snapshot DIR (the CLI): files only under the directory fd. openat's flags are not
+ * restricted (O_CREAT|O_WRONLY is what it needs), and an fd from openat could be any file
+ * the *at name reaches: the name is relative to dirfd, but a ".." or an absolute name is not
+ * refused by the filter (seccomp cannot read the string). The daemon's snapshots need none
+ * of this. */
+static int rules_snapshot_dir(scmp_filter_ctx ctx)
+{
+	if (snapshot_dirfd < 0)
+		return 0;
+	int r = ALLOW(ctx, ftruncate);
 	scmp_datum_t d = (scmp_datum_t)snapshot_dirfd;
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
@@ -266,7 +276,9 @@ static int rules_common(scmp_filter_ctx ctx)
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (!r)
-		r = rules_snapshot(ctx);
+		r = rules_snapshot_save(ctx);
+	if (!r)
+		r = rules_snapshot_dir(ctx);
 	return r;
 }
 
@@ -293,6 +305,7 @@ static int rules_vmm(scmp_filter_ctx ctx)
 	        SCMP_SYS(epoll_pwait),
 	        SCMP_SYS(sched_getaffinity),
 	        SCMP_SYS(prlimit64),
+	        SCMP_SYS(recvmsg), /* the watchdog: a daemon's snapshot order, with its files */
 	};
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(sys) && !r; i++)
@@ -394,6 +407,9 @@ static int rules_serve(scmp_filter_ctx ctx)
 	        SCMP_SYS(ftruncate),
 	        SCMP_SYS(fallocate),
 	        SCMP_SYS(unlinkat),
+	        SCMP_SYS(mkdirat), /* snapshots of running VMs, under --snapshot-root */
+	        SCMP_SYS(renameat),
+	        SCMP_SYS(renameat2),
 	        SCMP_SYS(memfd_create),
 	        SCMP_SYS(readlink),
 	        SCMP_SYS(statx),

@@ -99,6 +99,18 @@ struct vmrec {
 	size_t console_len;
 	struct waiter *waiters;
 	struct vmrec *prev, *next; /* creation order */
+	uint64_t mem_size;         /* guest RAM: a snapshot's memory file is made this long */
+	int ctl_fd; /* the instance's control socket (snapshot orders); -1 once exited */
+	/* PUT /vms/{id}/snapshot: one at a time, into .NAME.ID.tmp under --snapshot-root,
+	 * renamed to NAME once the instance says it saved (NOTE_SNAPSHOT). */
+	struct {
+		bool pending;
+		char name[TEMPLATE_NAME_MAX + 1];
+		char tmp[TEMPLATE_NAME_MAX + 32];
+		int status; /* the last order's answer: 201, or an error status with msg */
+		char msg[320];
+		uint64_t t_req;
+	} snap;
 };
 
 /* Histograms of ms latencies (Prometheus buckets, cumulative when printed). */
@@ -128,7 +140,10 @@ static struct {
 	pid_t pid;
 	struct kvm_shared kvm;
 	sigset_t child_mask;
-	int note[2]; /* instances → the loop */
+	int note[2];          /* instances → the loop */
+	int snap_root_fd;     /* --snapshot-root, or -1: PUT /vms/{id}/snapshot is off */
+	char snap_root[2048]; /* realpath of --snapshot-root */
+	uint64_t snapshots_ok, snapshots_failed;
 	int wake[2]; /* a request → the loop: refill a pool */
 	/* Slots */
 	struct slot *slots;
@@ -148,7 +163,11 @@ static struct {
 	uint64_t outcome[8], evicted;
 	struct hist h_first_run, h_ready, h_first_run_pool, h_ready_pool;
 	uint64_t requests;
-} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .listen_fd = -1, .note = {-1, -1}, .wake = {-1, -1}};
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .listen_fd = -1,
+       .note = {-1, -1},
+       .wake = {-1, -1},
+       .snap_root_fd = -1};
 
 static struct slot *slot_at(size_t i)
 {
@@ -434,18 +453,20 @@ static _Noreturn void child_main(struct template *t, int slot, int ctl_fd, uint6
 			snprintf(prefix, sizeof(prefix), "vm %u: ", in.vm.id);
 			log_set_prefix(prefix);
 		}
+		instance_control(&in, ctl_fd);
 		instance_run(&in);
 	}
 	instance_finish(&in);
 }
 
-/* Fork an instance in slot; ctl_fd_out gets the write end of a warm one's control pipe.
- * Called with the lock held. Returns the pid or -errno. */
+/* Fork an instance in slot; *ctl_fd_out gets the daemon's end of its control socket (a warm
+ * one's patch, then snapshot orders for as long as it runs). Called with the lock held.
+ * Returns the pid or -errno. */
 static pid_t spawn(struct template *t, int slot, uint64_t id, uint64_t t0,
                    const struct vm_request *req, int *ctl_fd_out)
 {
 	int ctl[2] = {-1, -1};
-	if (!req && pipe2(ctl, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		return -errno;
 	pid_t p = fork();
 	if (p == 0)
@@ -454,12 +475,10 @@ static pid_t spawn(struct template *t, int slot, uint64_t id, uint64_t t0,
 	if (ctl[0] >= 0)
 		close(ctl[0]);
 	if (p < 0) {
-		if (ctl[1] >= 0)
-			close(ctl[1]);
+		close(ctl[1]);
 		return -e;
 	}
-	if (ctl_fd_out)
-		*ctl_fd_out = ctl[1];
+	*ctl_fd_out = ctl[1];
 	return p;
 }
 
@@ -468,6 +487,8 @@ static pid_t spawn(struct template *t, int slot, uint64_t id, uint64_t t0,
 static bool reached(const struct vmrec *v, enum wait_for w)
 {
 	switch (w) {
+	case WAIT_SNAPSHOT:
+		return !v->snap.pending;
 	case WAIT_NONE:
 		return true;
 	case WAIT_RUNNING:
@@ -561,6 +582,8 @@ static struct vmrec *vm_new(const struct template *t, uint64_t t_req, bool poole
 	v->t_req = t_req;
 	v->pooled = pooled;
 	v->slot = -1;
+	v->ctl_fd = -1;
+	v->mem_size = t->cfg.mem_size;
 	v->prev = S.vm_tail;
 	if (S.vm_tail)
 		S.vm_tail->next = v;
@@ -571,9 +594,184 @@ static struct vmrec *vm_new(const struct template *t, uint64_t t_req, bool poole
 	return v;
 }
 
+/* ---- snapshots of running VMs (PUT /vms/{id}/snapshot) ---- */
+
+/* Remove a snapshot's working directory under the root (what a save may have left in it). */
+static void snap_tmp_remove(const char *tmp)
+{
+	int dfd = openat(S.snap_root_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0) {
+		unlinkat(dfd, "memory", 0);
+		unlinkat(dfd, "state", 0);
+		close(dfd);
+	}
+	unlinkat(S.snap_root_fd, tmp, AT_REMOVEDIR);
+}
+
+/* The order ended: status 201 (msg: the instance's line) or an error status with its reason.
+ * A saved snapshot's directory is renamed into place; a failed one's is removed. */
+static void snap_end(struct vmrec *v, int status, const char *fmt, ...) PRINTF(3, 4);
+static void snap_end(struct vmrec *v, int status, const char *fmt, ...)
+{
+	if (!v->snap.pending)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(v->snap.msg, sizeof(v->snap.msg), fmt, ap);
+	va_end(ap);
+	if (status == 201 &&
+	    renameat(S.snap_root_fd, v->snap.tmp, S.snap_root_fd, v->snap.name) < 0) {
+		status = errno == EEXIST || errno == ENOTEMPTY ? 409 : 500;
+		snprintf(v->snap.msg, sizeof(v->snap.msg), "%.160s/%s: %s", S.snap_root,
+		         v->snap.name,
+		         status == 409 ? "made by someone else while the VM saved"
+		                       : strerror(errno));
+	}
+	if (status == 201) { /* the instance has logged its line */
+		fsync(S.snap_root_fd);
+		S.snapshots_ok++;
+	} else {
+		snap_tmp_remove(v->snap.tmp);
+		S.snapshots_failed++;
+	}
+	v->snap.status = status;
+	v->snap.pending = false;
+}
+
+/* The instance has gone (its record is in, or it was reaped): no more orders. */
+static void vm_ctl_end(struct vmrec *v)
+{
+	if (v->ctl_fd >= 0)
+		close(v->ctl_fd);
+	v->ctl_fd = -1;
+	snap_end(v, 409, "vm %llu exited before its snapshot was saved", (unsigned long long)v->id);
+}
+
+/* NOTE_SNAPSHOT: the instance's answer is in its record. */
+static void snap_noted(struct vmrec *v, const struct batch_record *rec)
+{
+	char msg[sizeof(rec->snap_msg)];
+	memcpy(msg, rec->snap_msg, sizeof(msg));
+	msg[sizeof(msg) - 1] = 0;
+	int rc = rec->snap_rc;
+	if (rc == 0)
+		snap_end(v, 201, "%s", msg);
+	else /* a state the VM is in (a cow disk, one save at a time): 409; else the host's fault */
+		snap_end(v, rc == -ENOTSUP || rc == -EBUSY ? 409 : 500, "vm %llu: %s",
+		         (unsigned long long)v->id, msg);
+}
+
+static json_t *snap_json(const struct vmrec *v)
+{
+	char path[sizeof(S.snap_root) + TEMPLATE_NAME_MAX + 2];
+	snprintf(path, sizeof(path), "%s/%s", S.snap_root, v->snap.name);
+	return json_pack("{s:I, s:s, s:s, s:s, s:f}", "id", (json_int_t)v->id, "name", v->snap.name,
+	                 "snapshot", path, "message", v->snap.msg, "ms",
+	                 (double)(now_ns() - v->snap.t_req) / 1e6);
+}
+
+/* Make ROOT/.NAME.ID.tmp with an empty state file and a memory file as long as the RAM, and
+ * send both to the instance. 0, or an HTTP status with the reason in r. */
+static int snap_order(struct vmrec *v, const struct action *a, struct reply *r)
+{
+	snprintf(v->snap.name, sizeof(v->snap.name), "%s", a->name);
+	snprintf(v->snap.tmp, sizeof(v->snap.tmp), ".%s.%llu.tmp", a->name,
+	         (unsigned long long)v->id);
+	snap_tmp_remove(v->snap.tmp); /* a crashed daemon's leftovers */
+	const char *what = v->snap.tmp;
+	int dfd = -1, fd[2] = {-1, -1}, status = 500;
+	if (mkdirat(S.snap_root_fd, v->snap.tmp, 0700) < 0)
+		goto fail;
+	dfd = openat(S.snap_root_fd, v->snap.tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		goto fail;
+	static const char *const names[2] = {"memory", "state"};
+	for (int i = 0; i < 2; i++) {
+		what = names[i];
+		fd[i] = openat(dfd, names[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		               0600);
+		if (fd[i] < 0)
+			goto fail;
+	}
+	if (ftruncate(fd[0], (off_t)v->mem_size) < 0)
+		goto fail;
+	static struct snapshot_order_msg m;
+	memset(&m, 0, sizeof(m));
+	m.magic = SNAPSHOT_ORDER_MAGIC;
+	m.stop = a->snap_stop;
+	snprintf(m.dir, sizeof(m.dir), "%s/%s", S.snap_root, a->name);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(fd))];
+	} c;
+	memset(&c, 0, sizeof(c));
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = c.b,
+	                    .msg_controllen = sizeof(c.b)};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(fd));
+	memcpy(CMSG_DATA(h), fd, sizeof(fd));
+	what = "the VM's control socket";
+	if (sendmsg(v->ctl_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(m)) {
+		status = errno == EPIPE || errno == ECONNRESET ? 409 : 500;
+		goto fail;
+	}
+	close(fd[0]);
+	close(fd[1]);
+	close(dfd);
+	v->snap.pending = true;
+	return 0;
+fail:;
+	int e = errno;
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	if (dfd >= 0)
+		close(dfd);
+	snap_tmp_remove(v->snap.tmp);
+	S.snapshots_failed++;
+	serve_error(r, status, "vm %llu: snapshot %s: %s/%s: %s", (unsigned long long)v->id,
+	            a->name, S.snap_root, what, status == 409 ? "the VM has exited" : strerror(e));
+	return status;
+}
+
+static int do_vm_snapshot(const struct action *a, uint64_t t_req, struct waiter *w, struct reply *r)
+{
+	struct vmrec *v = vm_find(a->id);
+	if (S.snap_root_fd < 0)
+		serve_error(r, 403, "snapshots are off: start the daemon with --snapshot-root DIR");
+	else if (!v || v->deleted)
+		serve_error(r, 404, "vm %llu: no such VM", (unsigned long long)a->id);
+	else if (v->state == VS_EXITED || v->ctl_fd < 0)
+		serve_error(r, 409, "vm %llu: has exited", (unsigned long long)a->id);
+	else if (v->state == VS_STARTING)
+		serve_error(r, 409, "vm %llu: not running yet (wait for state running)",
+		            (unsigned long long)a->id);
+	else if (v->snap.pending)
+		serve_error(r, 409, "vm %llu: a snapshot is already being taken",
+		            (unsigned long long)a->id);
+	else if (faccessat(S.snap_root_fd, a->name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		serve_error(r, 409, "snapshot %s: %s/%s exists", a->name, S.snap_root, a->name);
+	else if (snap_order(v, a, r) == 0) {
+		v->snap.t_req = t_req;
+		w->vm_id = v->id;
+		w->wait = WAIT_SNAPSHOT;
+		w->woken = false;
+		w->next = v->waiters;
+		v->waiters = w;
+		return 1;
+	}
+	return 0;
+}
+
 /* The instance wrote its record: copy it and the console, account, answer waiters. */
 static void vm_finished(struct vmrec *v)
 {
+	vm_ctl_end(v);
 	if (v->have_rec || v->slot < 0)
 		return;
 	struct slot *s = slot_at((size_t)v->slot);
@@ -812,8 +1010,8 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		}
 		p.timeout_set = q->timeout_set;
 		p.timeout_ms = q->timeout_ms;
-		ssize_t n = write(pe.ctl_fd, &p, sizeof(p));
-		close(pe.ctl_fd);
+		ssize_t n = send(pe.ctl_fd, &p, sizeof(p), MSG_NOSIGNAL | MSG_DONTWAIT);
+		v->ctl_fd = pe.ctl_fd;
 		S.own[pe.slot].use = SLOT_VM;
 		S.own[pe.slot].vm = v;
 		S.own[pe.slot].t = NULL;
@@ -827,7 +1025,7 @@ static int do_vm_create(const struct action *a, uint64_t t_req, struct waiter *w
 		(void)!write(S.wake[1], "r", 1); /* refill, in the loop's next round */
 	} else {
 		int slot = slot_alloc();
-		pid_t pid = slot < 0 ? -EAGAIN : spawn(t, slot, v->id, t_req, q, NULL);
+		pid_t pid = slot < 0 ? -EAGAIN : spawn(t, slot, v->id, t_req, q, &v->ctl_fd);
 		if (once)
 			template_free(once); /* the instance has its own copy */
 		if (pid < 0) {
@@ -950,6 +1148,9 @@ int serve_do(struct action *a, uint64_t t_req, struct waiter *w, struct reply *r
 	case ACT_VM_DELETE:
 		do_vm_delete(a, r, &wake);
 		break;
+	case ACT_VM_SNAPSHOT:
+		rc = do_vm_snapshot(a, t_req, w, r);
+		break;
 	case ACT_METRICS:
 		metrics_text(r);
 		break;
@@ -966,8 +1167,15 @@ void serve_waited(struct waiter *w, struct reply *r)
 	if (!v)
 		serve_error(r, 410, "vm %llu: deleted while the request waited",
 		            (unsigned long long)w->vm_id);
-	else
+	else if (w->wait != WAIT_SNAPSHOT)
 		reply_json(r, 201, vm_json(v));
+	else if (v->snap.pending) /* woken by the shutdown; the instance is told to stop */
+		serve_error(r, 503, "vm %llu: the daemon is shutting down",
+		            (unsigned long long)v->id);
+	else if (v->snap.status != 201)
+		serve_error(r, v->snap.status, "%s", v->snap.msg);
+	else
+		reply_json(r, 201, snap_json(v));
 	pthread_mutex_unlock(&S.lock);
 }
 
@@ -1093,9 +1301,14 @@ static void metrics_text(struct reply *r)
 	        "fallback).\n"
 	        "# TYPE fastvmm_pool_misses_total counter\nfastvmm_pool_misses_total %llu\n"
 	        "# HELP fastvmm_pool_failures_total Warm instances that died before ready.\n"
-	        "# TYPE fastvmm_pool_failures_total counter\nfastvmm_pool_failures_total %llu\n",
+	        "# TYPE fastvmm_pool_failures_total counter\nfastvmm_pool_failures_total %llu\n"
+	        "# HELP fastvmm_snapshots_total Snapshots of running VMs, by result.\n"
+	        "# TYPE fastvmm_snapshots_total counter\n"
+	        "fastvmm_snapshots_total{result=\"saved\"} %llu\n"
+	        "fastvmm_snapshots_total{result=\"failed\"} %llu\n",
 	        (unsigned long long)refills, (unsigned long long)hits, (unsigned long long)misses,
-	        (unsigned long long)pfail);
+	        (unsigned long long)pfail, (unsigned long long)S.snapshots_ok,
+	        (unsigned long long)S.snapshots_failed);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	bprintf(&b,
@@ -1147,7 +1360,9 @@ static void handle_notes(struct waiter **wake)
 			if (o->use != SLOT_VM || !o->vm)
 				continue;
 			struct vmrec *v = o->vm;
-			if (kind == NOTE_RUNNING && v->state < VS_RUNNING)
+			if (kind == NOTE_SNAPSHOT)
+				snap_noted(v, &slot_at(i)->rec);
+			else if (kind == NOTE_RUNNING && v->state < VS_RUNNING)
 				v->state = VS_RUNNING;
 			else if (kind == NOTE_READY && v->state < VS_READY)
 				v->state = VS_READY;
@@ -1370,6 +1585,7 @@ void serve_usage(FILE *out)
 	        "  --conn-timeout SECS   close a connection idle or slow this long (default 10)\n"
 	        "  --grace SECS          at SIGTERM, SIGKILL VMs after this long (default 1)\n"
 	        "  --console-max SIZE    console bytes kept per VM (default 64K)\n"
+	        "  --snapshot-root DIR   PUT /vms/{id}/snapshot saves into DIR/NAME (off without)\n"
 	        "  --no-sandbox          no seccomp filter on the daemon or its VMs (debugging)\n"
 	        "  -v, --verbose         more log lines (repeat for more)\n"
 	        "  -q, --quiet           errors only\n"
@@ -1403,6 +1619,7 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 		O_CTIME,
 		O_GRACE,
 		O_CONSOLE,
+		O_SNAPROOT,
 		O_NOSANDBOX
 	};
 	static const struct option opts[] = {
@@ -1417,6 +1634,7 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 	        {"conn-timeout", required_argument, 0, O_CTIME},
 	        {"grace", required_argument, 0, O_GRACE},
 	        {"console-max", required_argument, 0, O_CONSOLE},
+	        {"snapshot-root", required_argument, 0, O_SNAPROOT},
 	        {"no-sandbox", no_argument, 0, O_NOSANDBOX},
 	        {"verbose", no_argument, 0, 'v'},
 	        {"quiet", no_argument, 0, 'q'},
@@ -1480,6 +1698,9 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 			if (!r && (v < 1024 || v > 16 * MiB))
 				r = -ERANGE;
 			o->console_max = (size_t)v;
+			break;
+		case O_SNAPROOT:
+			o->snapshot_root = optarg;
 			break;
 		case O_NOSANDBOX:
 			o->no_sandbox = true;
@@ -1616,6 +1837,9 @@ static void serve_cleanup(void)
 			close(S.wake[i]);
 	}
 	instance_kvm_shared_free(&S.kvm);
+	if (S.snap_root_fd >= 0)
+		close(S.snap_root_fd);
+	S.snap_root_fd = -1;
 }
 
 int serve_main(int argc, char **argv)
@@ -1673,6 +1897,19 @@ int serve_main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &S.child_mask);
 	signal(SIGPIPE, SIG_IGN);
+	if (S.o.snapshot_root) { /* opened before the sandbox; every snapshot is made under it */
+		char *rp = realpath(S.o.snapshot_root, NULL);
+		if (rp && strlen(rp) < sizeof(S.snap_root) - 2 * TEMPLATE_NAME_MAX)
+			snprintf(S.snap_root, sizeof(S.snap_root), "%s", rp);
+		S.snap_root_fd = S.snap_root[0] ? open(rp, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		int e = rp && !S.snap_root[0] ? ENAMETOOLONG : errno;
+		free(rp);
+		if (S.snap_root_fd < 0) {
+			log_err("serve: --snapshot-root %s: %s", S.o.snapshot_root, strerror(e));
+			serve_cleanup();
+			return EXIT_USAGE;
+		}
+	}
 	S.listen_fd = socket_open(&S.o);
 	if (S.listen_fd < 0) {
 		serve_cleanup();

@@ -298,10 +298,14 @@ static int snap_dirfd = -1, snap_pagemap = -1;
 static int write_memory(struct vm *vm, int fd, uint64_t *written)
 {
 	const struct guest_mem *gm = &vm->mem;
-	if (ftruncate(fd, (off_t)gm->ram_size) < 0)
+	struct stat st; /* a front end's file is sized already (no ftruncate in its sandbox) */
+	if ((fstat(fd, &st) < 0 || (uint64_t)st.st_size != gm->ram_size) &&
+	    ftruncate(fd, (off_t)gm->ram_size) < 0)
 		return -errno;
-	int pm = snap_pagemap >= 0 ? dup(snap_pagemap)
-	                           : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	/* pread() at offsets: the shared descriptor needs no dup of its own. */
+	int pm = snap_pagemap, own_pm = -1;
+	if (pm < 0)
+		pm = own_pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t file_off = 0;
 	*written = 0;
 	for (unsigned ri = 0; ri < gm->nr; ri++) {
@@ -334,8 +338,8 @@ static int write_memory(struct vm *vm, int fd, uint64_t *written)
 				int r = pwrite_all(fd, host + run_start * PAGE, run_len * PAGE,
 				                   (off_t)(file_off + run_start * PAGE));
 				if (r < 0) {
-					if (pm >= 0)
-						close(pm);
+					if (own_pm >= 0)
+						close(own_pm);
 					return r;
 				}
 				*written += run_len * PAGE;
@@ -344,9 +348,15 @@ static int write_memory(struct vm *vm, int fd, uint64_t *written)
 		}
 		file_off += reg->size;
 	}
-	if (pm >= 0)
-		close(pm);
+	if (own_pm >= 0)
+		close(own_pm);
 	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+void snapshot_use_pagemap(int fd)
+{
+	if (snap_pagemap < 0)
+		snap_pagemap = fd;
 }
 
 static int write_file(int dfd, const char *dir, const char *name, char *path, size_t plen)
@@ -440,8 +450,41 @@ static int fill_state(struct vm *vm, struct snapshot *s, char *msg, size_t ml)
 	return 0;
 }
 
-int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
+/* One file of a save: the RAM (buf NULL) or the state (buf, len), synced. Into NAME.tmp under
+ * dfd, renamed to NAME once complete (removed if not); or into the front end's open file. */
+static int save_file(struct vm *vm, const struct snapshot_request *q, int dfd, const char *name,
+                     const uint8_t *buf, size_t len, uint64_t *written, char *msg, size_t ml)
 {
+	char path[SNAP_NAME_MAX + 32];
+	int fd;
+	if (q->to_fds) {
+		snprintf(path, sizeof(path), "%s/%s", q->dir, name);
+		fd = buf ? q->state_fd : q->mem_fd;
+	} else if ((fd = write_file(dfd, q->dir, name, path, sizeof(path))) < 0) {
+		return fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
+	}
+	int r = buf ? pwrite_all(fd, buf, len, 0) : write_memory(vm, fd, written);
+	if (!r && buf && fsync(fd) < 0)
+		r = -errno;
+	if (r)
+		fail(msg, ml, r, "%s: %s", path, strerror(-r));
+	if (q->to_fds)
+		return r;
+	if (close(fd) < 0 && !r)
+		r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	snprintf(path, sizeof(path), "%s/%s", q->dir, name);
+	if (!r && renameat(dfd, tmp, dfd, name) < 0)
+		r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
+	if (r)
+		unlinkat(dfd, tmp, 0);
+	return r;
+}
+
+int snapshot_take(struct vm *vm, const struct snapshot_request *q, char *msg, size_t ml)
+{
+	const char *dir = q->dir;
 	uint64_t t = now_ns();
 	/* The disks first: a snapshot whose disks are not on stable storage is no snapshot. */
 	if (vm->virtio)
@@ -458,8 +501,8 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 				return fail(msg, ml, r, "--disk %s: cannot be flushed: %s",
 				            vm->cfg->disk[i].path, strerror(-r));
 		}
-	int dfd = snap_dirfd;
-	if (dfd < 0) { /* not set up by snapshot_check_dir(): no sandbox in the way */
+	int dfd = q->to_fds ? -1 : snap_dirfd;
+	if (!q->to_fds && dfd < 0) { /* not set up by snapshot_check_dir(): no sandbox */
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return fail(msg, ml, -errno, "%s: %s", dir, strerror(errno));
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -468,56 +511,29 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 	}
 	int r = devices_quiesce(vm, msg, ml);
 	if (r < 0) {
-		if (dfd != snap_dirfd)
+		if (dfd >= 0 && dfd != snap_dirfd)
 			close(dfd);
 		return r;
 	}
 	struct snapshot s;
 	memset(&s, 0, sizeof(s));
 	r = fill_state(vm, &s, msg, ml);
-	char path[SNAP_NAME_MAX + 32], final[SNAP_NAME_MAX + 32];
 	uint64_t written = 0;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	if (r == 0 && (r = snapshot_encode(&s, &buf, &len)) < 0)
 		fail(msg, ml, r, "encoding the state: %s", strerror(-r));
-	if (r == 0) {
-		snprintf(final, sizeof(final), "%s/state", dir);
-		if (unlinkat(dfd, "state", 0) < 0 && errno != ENOENT)
-			r = fail(msg, ml, -errno, "%s: %s", final, strerror(errno));
-	}
-	if (r == 0) {
-		int fd = write_file(dfd, dir, "memory", path, sizeof(path));
-		if (fd < 0)
-			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
-		else if ((r = write_memory(vm, fd, &written)) < 0)
-			fail(msg, ml, r, "%s: %s", path, strerror(-r));
-		if (fd >= 0 && close(fd) < 0 && !r)
-			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
-		snprintf(final, sizeof(final), "%s/memory", dir);
-		if (!r && renameat(dfd, "memory.tmp", dfd, "memory") < 0)
-			r = fail(msg, ml, -errno, "%s: %s", final, strerror(errno));
-		if (r && fd >= 0)
-			unlinkat(dfd, "memory.tmp", 0);
-	}
-	if (r == 0) {
-		int fd = write_file(dfd, dir, "state", path, sizeof(path));
-		if (fd < 0)
-			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
-		else if ((r = pwrite_all(fd, buf, len, 0)) < 0 || (fsync(fd) < 0 && (r = -errno)))
-			fail(msg, ml, r, "%s: %s", path, strerror(-r));
-		if (fd >= 0 && close(fd) < 0 && !r)
-			r = fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
-		snprintf(final, sizeof(final), "%s/state", dir);
-		if (!r && renameat(dfd, "state.tmp", dfd, "state") < 0)
-			r = fail(msg, ml, -errno, "%s: %s", final, strerror(errno));
-		if (r && fd >= 0)
-			unlinkat(dfd, "state.tmp", 0);
-	}
-	devices_release(vm);
+	/* The old state goes first: a directory never pairs a state with another save's RAM. */
+	if (r == 0 && dfd >= 0 && unlinkat(dfd, "state", 0) < 0 && errno != ENOENT)
+		r = fail(msg, ml, -errno, "%s/state: %s", dir, strerror(errno));
 	if (r == 0)
+		r = save_file(vm, q, dfd, "memory", NULL, 0, &written, msg, ml);
+	if (r == 0)
+		r = save_file(vm, q, dfd, "state", buf, len, NULL, msg, ml);
+	devices_release(vm);
+	if (r == 0 && dfd >= 0)
 		fsync(dfd);
-	if (dfd != snap_dirfd)
+	if (dfd >= 0 && dfd != snap_dirfd)
 		close(dfd);
 	if (r == 0) {
 		snprintf(msg, ml,
@@ -536,7 +552,7 @@ int snapshot_take(struct vm *vm, const char *dir, char *msg, size_t ml)
 static void on_paused(struct vm *vm)
 {
 	const struct snapshot_request *q = vm->snap_req;
-	vm->snap_result = snapshot_take(vm, q->dir, vm->snap_msg, sizeof(vm->snap_msg));
+	vm->snap_result = snapshot_take(vm, q, vm->snap_msg, sizeof(vm->snap_msg));
 	if (vm->snap_result == 0) {
 		__atomic_store_n(&vm->snap_port, 1, __ATOMIC_RELEASE);
 		log_info("%s", vm->snap_msg);
@@ -546,13 +562,29 @@ static void on_paused(struct vm *vm)
 	atomic_store(&vm->snap_done, true);
 	if (vm->snap_result == 0 && q->stop_after)
 		vm_stop(vm, VM_SHUTDOWN, 0, "stopped after its snapshot (%s)", q->dir);
+	if (q->to_fds) {
+		if (vm->on_snapshot)
+			vm->on_snapshot(vm);
+		atomic_store(&vm->snap_requested, false); /* the front end may order another */
+	}
 }
 
 void snapshot_request(struct vm *vm)
 {
-	if (!vm->snap_req || atomic_exchange(&vm->snap_requested, true))
+	/* Never a front end's order: its files are written only when it orders them. */
+	if (!vm->snap_req || vm->snap_req->to_fds || atomic_exchange(&vm->snap_requested, true))
 		return; /* one snapshot a run: the first trigger wins */
 	vcpus_pause(vm, on_paused);
+}
+
+int snapshot_order(struct vm *vm, const struct snapshot_request *q)
+{
+	if (!q->to_fds || atomic_exchange(&vm->snap_requested, true))
+		return -EBUSY;
+	vm->snap_req = q;
+	atomic_store(&vm->snap_done, false);
+	vcpus_pause(vm, on_paused);
+	return 0;
 }
 
 /* ---- opening a snapshot ---- */

@@ -282,6 +282,42 @@ static void vm_request(void **state)
 	assert_non_null(strstr(err, "cmdline_append:"));
 }
 
+/* PUT /vms/{id}/snapshot: a name under the daemon's --snapshot-root, never a path. */
+static void snapshot_order(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", "{\"name\": \"s-1.a_b\"}"), 0);
+	assert_int_equal(a.kind, ACT_VM_SNAPSHOT);
+	assert_int_equal(a.id, 3);
+	assert_string_equal(a.name, "s-1.a_b");
+	assert_false(a.snap_stop);
+	assert_int_equal(parse("PUT", "/vms/3/snapshot/", "{\"name\": \"s\", \"stop\": true}"), 0);
+	assert_true(a.snap_stop);
+	assert_int_equal(parse("GET", "/vms/3/snapshot", NULL), 405);
+	assert_non_null(strstr(err, "only PUT"));
+	assert_int_equal(parse("PUT", "/vms/x/snapshot", "{\"name\": \"s\"}"), 404);
+	assert_int_equal(parse("PUT", "/vms/3/snapshots", "{\"name\": \"s\"}"), 404);
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", NULL), 400);
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", "{}"), 400);
+	assert_non_null(strstr(err, "name: required"));
+	static const char *const bad[] = {"../etc", "a/b", ".hidden", "", "/abs"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char body[80];
+		snprintf(body, sizeof(body), "{\"name\": \"%s\"}", bad[i]);
+		assert_int_equal(parse("PUT", "/vms/3/snapshot", body), 400);
+		assert_non_null(strstr(err, "not a snapshot name"));
+	}
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", "{\"name\": 5}"), 400);
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", "{\"name\": \"s\", \"stop\": 1}"), 400);
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", "{\"name\": \"s\", \"dir\": \"/x\"}"),
+	                 400);
+	assert_non_null(strstr(err, "unknown field 'dir'"));
+	char longname[100] = "{\"name\": \"";
+	memset(longname + 10, 'n', 65);
+	strcpy(longname + 75, "\"}");
+	assert_int_equal(parse("PUT", "/vms/3/snapshot", longname), 400);
+}
+
 static void error_json(void **state)
 {
 	(void)state;
@@ -321,6 +357,9 @@ static void serve_options(void **state)
 	assert_int_equal(o.max_conns, 10);
 	assert_int_equal(o.conn_timeout_s, 3);
 	assert_int_equal(o.verbosity, 2);
+	assert_null(o.snapshot_root);
+	assert_int_equal(sparse(&o, "--socket /s --snapshot-root /var/snap"), 0);
+	assert_string_equal(o.snapshot_root, "/var/snap");
 	assert_int_equal(sparse(&o, "--help"), 1);
 	assert_int_equal(sparse(&o, ""), -EINVAL);
 	assert_string_equal(err, "serve: --socket PATH is required");
@@ -353,7 +392,7 @@ int main(void)
 	        cmocka_unit_test(routes),        cmocka_unit_test(names),
 	        cmocka_unit_test(template_ok),   cmocka_unit_test(template_bad),
 	        cmocka_unit_test(vm_request),    cmocka_unit_test(error_json),
-	        cmocka_unit_test(serve_options),
+	        cmocka_unit_test(serve_options), cmocka_unit_test(snapshot_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }
