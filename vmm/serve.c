@@ -849,6 +849,21 @@ static void do_template_put(struct action *a, struct reply *r)
 			free(t);
 			return serve_error(r, 400, "snapshot: %s", e.msg);
 		}
+		/* A named tap ("fv%u" → the VM id) is opened at restore: a warm clone restores
+		 * before its id is known, so every warm clone would ask for one name. */
+		for (unsigned i = 0; s->pool && i < t->cfg.nnets; i++)
+			if (t->cfg.net[i].tap) {
+				char tap[32];
+				snprintf(tap, sizeof(tap), "%s", t->cfg.net[i].tap);
+				snapshot_close(&t->snap);
+				free(t);
+				return serve_error(
+				        r, 400,
+				        "snapshot: %s: NIC %u's tap '%s' is named per VM at "
+				        "restore, before a warm clone has its id: "
+				        "give this template no pool",
+				        s->snapshot, i, tap);
+			}
 		t->have_snap = true;
 	} else if (kernel_open(&t->kernel, s->kernel, &e) < 0) {
 		/* Opened, parsed and checked once: every VM of the template maps the same

@@ -62,6 +62,14 @@ grep -o 'a cow overlay cannot be kept' /tmp/p4
 u GET /vms/$id2 | grep -o '"state":"[a-z]*"' | sed 's/^/cow vm after: /'
 u DELETE /vms/$id2 >/dev/null
 ls -a $R | tr '\n' ' ' | sed 's/^/root after: /'; echo
+# a snapshot whose NIC's tap is named per VM cannot back a warm pool (400), but a pool-less
+# template is fine
+insmod /fv/tun.ko 2>/dev/null
+/bin/fastvmm --kernel /guests/count.elf --net tap=fvs%u --cmdline "to=8 snap=5" --snapshot /tmp/snet --snapshot-at exit-port --snapshot-then stop -q >/dev/null 2>&1 && echo "net snapshot taken"
+u PUT /templates/np '{"snapshot": "/tmp/snet", "pool": 1}' >/tmp/np
+head -1 /tmp/np | sed 's/^/net pool: /'
+grep -o "tap 'fvs%u' is named per VM at restore.*no pool" /tmp/np
+u PUT /templates/np '{"snapshot": "/tmp/snet"}' | head -1 | sed 's/^/net no pool: /'
 u GET /metrics | grep '^fastvmm_snapshots_total'
 kill -TERM $D
 wait $D
