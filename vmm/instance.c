@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "instance.h"
 #include "log.h"
 #include "snapshot.h"
@@ -279,41 +280,17 @@ static int order_read(struct vm *vm)
 {
 	struct instance *in = (struct instance *)vm;
 	static struct snapshot_order_msg m;
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} c;
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = c.b,
-	                    .msg_controllen = sizeof(c.b)};
-	ssize_t n = recvmsg(vm->ctl_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	int fds[2], trunc;
+	unsigned nfds;
+	ssize_t n = fd_recv(vm->ctl_fd, &m, sizeof(m), fds, 2, &nfds, &trunc, MSG_DONTWAIT);
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -1;
 	if (n == 0)
 		return -1;
-	int fds[2] = {-1, -1};
-	unsigned nfds = 0;
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
-			if (nfds < 2)
-				fds[nfds] = fd;
-			else
-				close(fd);
-			nfds++;
-		}
-	}
 	static const char busy[] = "a snapshot is already being taken";
 	const char *bad = NULL;
 	int rc = -EBUSY;
-	if (n != (ssize_t)sizeof(m) || m.magic != SNAPSHOT_ORDER_MAGIC || nfds != 2 ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+	if (n != (ssize_t)sizeof(m) || m.magic != SNAPSHOT_ORDER_MAGIC || nfds != 2 || trunc) {
 		bad = "malformed snapshot order";
 		rc = -EINVAL;
 	} else if (atomic_load(&vm->snap_requested)) {
@@ -332,8 +309,9 @@ static int order_read(struct vm *vm)
 			return 0;
 		bad = busy;
 	}
-	for (unsigned i = 0; i < 2 && i < nfds; i++)
-		close(fds[i]);
+	for (unsigned i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	order_report(in, rc, bad);
 	return 0;
 }

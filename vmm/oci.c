@@ -41,6 +41,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "fdpass.h"
 #include "instance.h"
 #include "log.h"
 #include "oci.h"
@@ -420,21 +421,7 @@ static int console_setup(const char *sock_path, char *why, size_t wlen)
 		snprintf(why, wlen, "--console-socket %s: %s", sock_path, strerror(errno));
 		return -1;
 	}
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
-	struct msghdr msg = {.msg_iov = &iov,
-	                     .msg_iovlen = 1,
-	                     .msg_control = u.buf,
-	                     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &m, sizeof(int));
-	if (sendmsg(sk, &msg, 0) < 0) {
+	if (fd_send(sk, name, strlen(name), &m, 1, 0) < 0) {
 		snprintf(why, wlen, "--console-socket %s: sendmsg: %s", sock_path, strerror(errno));
 		return -1;
 	}

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdpass.h"
 #include "instance.h"
 #include "log.h"
 #include "pool.h"
@@ -700,23 +701,9 @@ static int snap_order(struct vmrec *v, const struct action *a, struct reply *r)
 	m.magic = SNAPSHOT_ORDER_MAGIC;
 	m.stop = a->snap_stop;
 	snprintf(m.dir, sizeof(m.dir), "%s/%s", S.snap_root, a->name);
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(fd))];
-	} c;
-	memset(&c, 0, sizeof(c));
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = c.b,
-	                    .msg_controllen = sizeof(c.b)};
-	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-	h->cmsg_level = SOL_SOCKET;
-	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(fd));
-	memcpy(CMSG_DATA(h), fd, sizeof(fd));
 	what = "the VM's control socket";
-	if (sendmsg(v->ctl_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(m)) {
+	if (fd_send(v->ctl_fd, &m, sizeof(m), fd, 2, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(m)) {
 		status = errno == EPIPE || errno == ECONNRESET ? 409 : 500;
 		goto fail;
 	}
