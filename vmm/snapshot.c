@@ -295,12 +295,14 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
  * no path lookups, only *at calls on this directory fd (vmm/sandbox.c allows exactly those). */
 static int snap_dirfd = -1, snap_pagemap = -1;
 
-static int write_memory(struct vm *vm, int fd, uint64_t *written)
+static int write_memory(struct vm *vm, int fd, bool sized, uint64_t *written)
 {
 	const struct guest_mem *gm = &vm->mem;
-	struct stat st; /* a front end's file is sized already (no ftruncate in its sandbox) */
-	if ((fstat(fd, &st) < 0 || (uint64_t)st.st_size != gm->ram_size) &&
-	    ftruncate(fd, (off_t)gm->ram_size) < 0)
+	/* A front end's file comes sized (its sandbox has no ftruncate): checked, never fixed. */
+	struct stat st;
+	if (sized && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != gm->ram_size))
+		return -EMSGSIZE;
+	if (!sized && ftruncate(fd, (off_t)gm->ram_size) < 0)
 		return -errno;
 	/* pread() at offsets: the shared descriptor needs no dup of its own. */
 	int pm = snap_pagemap, own_pm = -1;
@@ -463,10 +465,13 @@ static int save_file(struct vm *vm, const struct snapshot_request *q, int dfd, c
 	} else if ((fd = write_file(dfd, q->dir, name, path, sizeof(path))) < 0) {
 		return fail(msg, ml, -errno, "%s: %s", path, strerror(errno));
 	}
-	int r = buf ? pwrite_all(fd, buf, len, 0) : write_memory(vm, fd, written);
+	int r = buf ? pwrite_all(fd, buf, len, 0) : write_memory(vm, fd, q->to_fds, written);
 	if (!r && buf && fsync(fd) < 0)
 		r = -errno;
-	if (r)
+	if (r == -EMSGSIZE)
+		fail(msg, ml, r, "%s: not %llu bytes long, the guest RAM (the front end sizes it)",
+		     path, (unsigned long long)vm->mem.ram_size);
+	else if (r)
 		fail(msg, ml, r, "%s: %s", path, strerror(-r));
 	if (q->to_fds)
 		return r;
