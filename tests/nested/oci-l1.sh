@@ -42,6 +42,21 @@ for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(state c2)" = stopped ] && break; sleep 0.
 echo "L1OCI created-term state=$(state c2)"
 $O delete c2
 
+# process.terminal: the pty master goes to --console-socket (SCM_RIGHTS), the guest prints on
+# the slave. L1 mounts no devpts: mount one.
+[ -e /dev/pts/ptmx ] || { mkdir -p /dev/pts && mount -t devpts -o ptmxmode=0666 devpts /dev/pts; }
+[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
+mkdir -p /tmp/b/tty/rootfs && cp /guests/hello.elf /tmp/b/tty/rootfs/
+printf '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"terminal":true,"cwd":"/","args":["/hello.elf"]}}\n' >/tmp/b/tty/config.json
+/bin/consock /tmp/cs.sock >/tmp/cs.out 2>&1 &
+cp=$!
+for i in $(seq 50); do [ -S /tmp/cs.sock ] && break; sleep 0.1; done
+$O create --bundle /tmp/b/tty --console-socket /tmp/cs.sock t1 >/tmp/t1.err 2>&1 && $O start t1
+for i in $(seq 40); do [ "$(state t1)" = stopped ] && break; sleep 0.25; done
+$O delete t1
+wait $cp
+echo "L1OCI tty rc=$? pty=$(grep -c '^pty /dev/pts/' /tmp/cs.out) hello=$(grep -c 'Hello from fastvmm guest' /tmp/cs.out) $(cat /tmp/t1.err)"
+
 # cgroup v2 (L1 mounts none: mount one): linux.cgroupsPath created with the controllers
 # delegated down to it, the limit = the spec's memory limit + 32 MiB of VMM overhead, the VM
 # process inside it, the leaf removed by delete.
