@@ -10,7 +10,9 @@ mkdir -p $R
 /bin/fastvmm serve --socket $S --snapshot-root $R -v 2>/tmp/snap-serve.log &
 D=$!
 for i in $(seq 100); do [ -S $S ] && break; sleep 0.1; done
-u() { timeout 60 /bin/uclient $S "$@"; }
+# every answer here is prompt: a reply held back (an immediate error on a request that may
+# wait used to sit until the next event) shows as a missing line
+u() { timeout 20 /bin/uclient $S "$@"; }
 u PUT /templates/cnt '{"kernel": "/guests/count.elf", "mem": "32M", "cmdline": "to=1000000 snap=0 delay=20000"}' | head -1 | sed 's/^/template: /'
 u POST /vms '{"template": "cnt", "wait": "running"}' >/tmp/v1
 id=$(grep -o '"id":[0-9]*' /tmp/v1 | head -1 | cut -d: -f2)
@@ -36,7 +38,7 @@ for i in $(seq 100); do
 	sleep 0.1
 done
 grep -o '"outcome":"[a-z]*"' /tmp/g | sed 's/^/origin after s2: /'
-u PUT /vms/$id/snapshot '{"name": "s3"}' | head -1 | sed 's/^/exited vm: /'
+timeout 5 /bin/uclient $S PUT /vms/$id/snapshot '{"name": "s3"}' | head -1 | sed 's/^/exited vm: /'
 # the clone: a template from s1, one VM run to its end
 u PUT /templates/c1 "{\"snapshot\": \"$R/s1\"}" | head -1 | sed 's/^/clone template: /'
 u POST /vms '{"template": "c1", "wait": "exit", "timeout_ms": 3000}' >/tmp/c1
