@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -1624,6 +1625,25 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 		O_SNAPROOT,
 		O_NOSANDBOX
 	};
+	/* The numeric options: a count (unsigned), a size with a suffix (size_t) or seconds
+	 * (stored as ms, unsigned), each in [min, max]. */
+	enum num_kind { NUM_UINT, NUM_SIZE, NUM_SECONDS };
+	static const struct num_opt {
+		int id;
+		enum num_kind kind;
+		uint64_t min, max;
+		size_t off;
+	} nums[] = {
+	        {O_MAXVMS, NUM_UINT, 1, 100000, offsetof(struct serve_opts, max_vms)},
+	        {O_MAXPOOL, NUM_UINT, 0, 10000, offsetof(struct serve_opts, max_pooled)},
+	        {O_MAXT, NUM_UINT, 1, 100000, offsetof(struct serve_opts, max_templates)},
+	        {O_MAXREC, NUM_UINT, 1, 10000000, offsetof(struct serve_opts, max_records)},
+	        {O_BODY, NUM_SIZE, 256, 64 * MiB, offsetof(struct serve_opts, max_body)},
+	        {O_CONNS, NUM_UINT, 1, 100000, offsetof(struct serve_opts, max_conns)},
+	        {O_CTIME, NUM_UINT, 1, 3600, offsetof(struct serve_opts, conn_timeout_s)},
+	        {O_GRACE, NUM_SECONDS, 0, 3600 * 1000, offsetof(struct serve_opts, grace_ms)},
+	        {O_CONSOLE, NUM_SIZE, 1024, 16 * MiB, offsetof(struct serve_opts, console_max)},
+	};
 	static const struct option opts[] = {
 	        {"socket", required_argument, 0, O_SOCKET},
 	        {"group", required_argument, 0, O_GROUP},
@@ -1659,48 +1679,6 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 		case O_GROUP:
 			o->group = optarg;
 			break;
-		case O_MAXVMS:
-			r = parse_uint(optarg, 1, 100000, &v);
-			o->max_vms = (unsigned)v;
-			break;
-		case O_MAXPOOL:
-			r = parse_uint(optarg, 0, 10000, &v);
-			o->max_pooled = (unsigned)v;
-			break;
-		case O_MAXT:
-			r = parse_uint(optarg, 1, 100000, &v);
-			o->max_templates = (unsigned)v;
-			break;
-		case O_MAXREC:
-			r = parse_uint(optarg, 1, 10000000, &v);
-			o->max_records = (unsigned)v;
-			break;
-		case O_BODY:
-			r = parse_size(optarg, &v);
-			if (!r && (v < 256 || v > 64 * MiB))
-				r = -ERANGE;
-			o->max_body = (size_t)v;
-			break;
-		case O_CONNS:
-			r = parse_uint(optarg, 1, 100000, &v);
-			o->max_conns = (unsigned)v;
-			break;
-		case O_CTIME:
-			r = parse_uint(optarg, 1, 3600, &v);
-			o->conn_timeout_s = (unsigned)v;
-			break;
-		case O_GRACE:
-			r = parse_seconds(optarg, &v);
-			if (!r && v > 3600 * 1000)
-				r = -ERANGE;
-			o->grace_ms = (unsigned)v;
-			break;
-		case O_CONSOLE:
-			r = parse_size(optarg, &v);
-			if (!r && (v < 1024 || v > 16 * MiB))
-				r = -ERANGE;
-			o->console_max = (size_t)v;
-			break;
 		case O_SNAPROOT:
 			o->snapshot_root = optarg;
 			break;
@@ -1718,11 +1696,26 @@ int serve_parse(struct serve_opts *o, int argc, char **argv, char *err, size_t e
 		case ':':
 			snprintf(err, err_len, "serve: %s: needs a value", argv[optind - 1]);
 			return -EINVAL;
-		default:
-			snprintf(err, err_len,
-			         "serve: %s: unknown option (see fastvmm serve --help)",
-			         argv[optind - 1]);
-			return -EINVAL;
+		default: {
+			const struct num_opt *n = nums;
+			while (n < nums + ARRAY_SIZE(nums) && n->id != c)
+				n++;
+			if (n == nums + ARRAY_SIZE(nums)) {
+				snprintf(err, err_len,
+				         "serve: %s: unknown option (see fastvmm serve --help)",
+				         argv[optind - 1]);
+				return -EINVAL;
+			}
+			r = n->kind == NUM_SIZE      ? parse_size(optarg, &v)
+			    : n->kind == NUM_SECONDS ? parse_seconds(optarg, &v)
+			                             : parse_uint(optarg, n->min, n->max, &v);
+			if (!r && (v < n->min || v > n->max))
+				r = -ERANGE;
+			if (n->kind == NUM_SIZE)
+				*(size_t *)(void *)((char *)o + n->off) = (size_t)v;
+			else
+				*(unsigned *)(void *)((char *)o + n->off) = (unsigned)v;
+		}
 		}
 		if (r < 0) {
 			snprintf(err, err_len, "serve: %s: '%s' is %s", name, optarg,
