@@ -621,8 +621,14 @@ static void snap_end(struct vmrec *v, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(v->snap.msg, sizeof(v->snap.msg), fmt, ap);
 	va_end(ap);
-	if (status == 201 &&
-	    renameat(S.snap_root_fd, v->snap.tmp, S.snap_root_fd, v->snap.name) < 0) {
+	/* NOREPLACE: a NAME made meanwhile (even an empty directory) is never replaced; a
+	 * filesystem without it (EINVAL) still refuses a non-empty one. */
+	int rn = status != 201 ? 0
+	                       : renameat2(S.snap_root_fd, v->snap.tmp, S.snap_root_fd,
+	                                   v->snap.name, RENAME_NOREPLACE);
+	if (rn < 0 && errno == EINVAL)
+		rn = renameat(S.snap_root_fd, v->snap.tmp, S.snap_root_fd, v->snap.name);
+	if (rn < 0) {
 		status = errno == EEXIST || errno == ENOTEMPTY ? 409 : 500;
 		snprintf(v->snap.msg, sizeof(v->snap.msg), "%.160s/%s: %s", S.snap_root,
 		         v->snap.name,
