@@ -300,6 +300,15 @@ static json_t *vm_json(const struct vmrec *v)
 		}
 	}
 	json_object_set_new(o, "timings_ms", t);
+	if (v->snap.name[0]) { /* the last PUT /vms/{id}/snapshot that reached the VM */
+		const char *st = v->snap.pending         ? "saving"
+		                 : v->snap.status == 201 ? "saved"
+		                                         : "failed";
+		json_t *s = json_pack("{s:s, s:s}", "name", v->snap.name, "state", st);
+		if (!v->snap.pending)
+			json_object_set_new(s, "message", json_string(v->snap.msg));
+		json_object_set_new(o, "snapshot", s);
+	}
 	if (v->state == VS_EXITED && r) {
 		json_object_set_new(o, "outcome", json_string(outcome_name(r->outcome)));
 		json_object_set_new(o, "exit_status", json_integer(r->exit_status));
@@ -728,8 +737,11 @@ fail:;
 		close(dfd);
 	snap_tmp_remove(v->snap.tmp);
 	S.snapshots_failed++;
-	serve_error(r, status, "vm %llu: snapshot %s: %s/%s: %s", (unsigned long long)v->id,
-	            a->name, S.snap_root, what, status == 409 ? "the VM has exited" : strerror(e));
+	snprintf(v->snap.msg, sizeof(v->snap.msg), "vm %llu: snapshot %s: %.120s/%.32s: %.60s",
+	         (unsigned long long)v->id, a->name, S.snap_root, what,
+	         status == 409 ? "the VM has exited" : strerror(e));
+	v->snap.status = status;
+	serve_error(r, status, "%s", v->snap.msg);
 	return status;
 }
 
