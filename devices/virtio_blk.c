@@ -63,6 +63,14 @@
  * it waits in the ring until others complete, and one larger than the budget gets IOERR. */
 #define COW_MAX_RUNS      16
 #define COW_BOUNCE_BUDGET (64ULL << 20)
+/* Write-zeroes, by the first method the image's filesystem supports (docs/virtio.md):
+ * fallocate(ZERO_RANGE) (plain disks only: it keeps the blocks allocated), else
+ * fallocate(PUNCH_HOLE) (tmpfs has no ZERO_RANGE), else one writev of the range from a
+ * buffer of zeros (ramfs has no fallocate at all): at most MAX_SEG_BYTES / ZERO_BUF iovecs
+ * (1024 = IOV_MAX), all pointing at ZERO_BUF bytes of never-written .bss. */
+enum wz_method { WZ_ZERO_RANGE, WZ_PUNCH, WZ_WRITE };
+#define ZERO_BUF (1ULL << 20)
+static uint8_t zeros[ZERO_BUF];
 
 struct virtio_blk {
 	struct virtio_mmio mmio;
@@ -74,7 +82,8 @@ struct virtio_blk {
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned inflight;
-	bool throttled; /* stopped popping: `num` in flight, the pop budget, or bounce memory */
+	bool throttled;    /* stopped popping: `num` in flight, the pop budget, or bounce memory */
+	enum wz_method wz; /* the first write-zeroes method not refused with EOPNOTSUPP */
 	uint64_t bounce_bytes; /* cow bounce buffers of the requests in flight */
 	uint64_t ops;          /* io_uring operations prepared */
 	char id[ID_BYTES];
@@ -94,6 +103,8 @@ struct blk_req {
 	uint64_t nsect_done_bytes; /* bytes moved by completed readv/writev */
 	uint8_t *bounce;           /* fragmented cow read: the overlay's copy of the range */
 	uint64_t bounce_len;
+	enum wz_method wz;   /* write-zeroes: the method in flight */
+	struct iovec *zeros; /* write-zeroes by WZ_WRITE: the iovecs over zeros[] */
 	unsigned niov;
 	struct iovec iov[]; /* the data, then per-operation slices */
 };
@@ -153,6 +164,7 @@ static void req_finish(struct blk_req *r)
 		free(r->bounce);
 		b->bounce_bytes -= r->bounce_len;
 	}
+	free(r->zeros);
 	/* A reset since submission: the ring is not ours to write any more. */
 	if (r->gen == b->mmio.generation) {
 		if (r->result == VIRTIO_BLK_S_OK && b->cow &&
@@ -253,6 +265,42 @@ static int submit_cow_bounce(struct blk_req *r)
 	if (!rc)
 		r->nsect_done_bytes = 0 - len;
 	return rc;
+}
+
+/* Queue a discard, or a write-zeroes by method r->wz, of [r->sector, r->sector + r->nsect). */
+static int submit_zeroes(struct blk_req *r)
+{
+	struct virtio_blk *b = r->b;
+	int fd = b->cow ? b->ovl_fd : b->fd;
+	uint64_t off = r->sector * SECTOR, len = r->nsect * SECTOR;
+	bool write = r->type == VIRTIO_BLK_T_WRITE_ZEROES && r->wz == WZ_WRITE;
+	unsigned n = (unsigned)((len + ZERO_BUF - 1) / ZERO_BUF);
+	if (write) {
+		free(r->zeros);
+		r->zeros = calloc(n, sizeof(*r->zeros));
+		if (!r->zeros)
+			return -ENOMEM;
+		for (unsigned i = 0; i < n; i++)
+			r->zeros[i] = (struct iovec){
+			        .iov_base = zeros,
+			        .iov_len = i + 1 < n ? ZERO_BUF : len - (uint64_t)i * ZERO_BUF};
+	}
+	struct io_uring_sqe *sqe = get_sqe(b);
+	if (!sqe)
+		return -EBUSY;
+	if (write) {
+		io_uring_prep_writev(sqe, fd, r->zeros, n, off);
+	} else {
+		/* Discard punches a hole (reads back zeros, as write-zeroes needs too). */
+		int mode =
+		        FALLOC_FL_KEEP_SIZE | (r->type == VIRTIO_BLK_T_DISCARD || r->wz == WZ_PUNCH
+		                                       ? FALLOC_FL_PUNCH_HOLE
+		                                       : FALLOC_FL_ZERO_RANGE);
+		io_uring_prep_fallocate(sqe, fd, mode, off, len);
+	}
+	io_uring_sqe_set_data(sqe, r);
+	r->pending++;
+	return 0;
 }
 
 /* Parse and start one request. Returns -EINVAL for a chain that cannot be a request at all
@@ -385,18 +433,9 @@ static int blk_request(struct virtio_blk *b, const struct virtq_chain *c, char *
 		r->nsect = n;
 		if (!n)
 			break;
-		struct io_uring_sqe *sqe = get_sqe(b);
-		if (!sqe) {
-			rc = -EBUSY;
-			break;
-		}
-		/* Discard punches a hole (reads back zeros, as write-zeroes needs too). */
-		int mode = FALLOC_FL_KEEP_SIZE |
-		           (type == VIRTIO_BLK_T_DISCARD || b->cow ? FALLOC_FL_PUNCH_HOLE
-		                                                   : FALLOC_FL_ZERO_RANGE);
-		io_uring_prep_fallocate(sqe, fd_w, mode, s * SECTOR, (uint64_t)n * SECTOR);
-		io_uring_sqe_set_data(sqe, r);
-		r->pending++;
+		/* A cow overlay never needs ZERO_RANGE's allocation: its holes read as zeros. */
+		r->wz = b->cow && b->wz < WZ_PUNCH ? WZ_PUNCH : b->wz;
+		rc = submit_zeroes(r);
 		break;
 	}
 	default:
@@ -454,10 +493,37 @@ static void blk_notify(struct virtio_mmio *d, unsigned q)
 	io_uring_submit(&b->ring);
 }
 
+/* A write-zeroes refused with EOPNOTSUPP by the image's filesystem: queue it again by the
+ * next method (the device starts there from now on). False when there is none left, the
+ * device was reset since, or it cannot be queued: the request then completes with an error. */
+static bool wz_fallback(struct blk_req *r)
+{
+	struct virtio_blk *b = r->b;
+	static const char *const name[] = {"fallocate(ZERO_RANGE)", "fallocate(PUNCH_HOLE)",
+	                                   "writing zeros"};
+	if (r->type != VIRTIO_BLK_T_WRITE_ZEROES || r->wz == WZ_WRITE ||
+	    r->gen != b->mmio.generation)
+		return false;
+	enum wz_method next = r->wz + 1;
+	if (b->wz < next) {
+		log_debug("%svirtio-blk: write-zeroes: %s not supported by the image's file "
+		          "system, %s instead",
+		          log_vm(b->mmio.vm_id), name[r->wz], name[next]);
+		b->wz = next;
+	}
+	r->wz = next;
+	r->pending--;
+	if (submit_zeroes(r) == 0)
+		return true;
+	r->pending++; /* completes below, as the error it was */
+	return false;
+}
+
 static void blk_complete_ready(void *opaque, uint32_t events)
 {
 	(void)events;
 	struct virtio_blk *b = opaque;
+	bool resubmitted = false;
 	pthread_mutex_lock(&b->mmio.lock);
 	struct io_uring_cqe *cqe;
 	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
@@ -466,6 +532,13 @@ static void blk_complete_ready(void *opaque, uint32_t events)
 		io_uring_cqe_seen(&b->ring, cqe);
 		if (!r)
 			continue;
+		if (res == -EOPNOTSUPP && wz_fallback(r)) {
+			resubmitted = true;
+			continue;
+		}
+		if (res >= 0 && r->type == VIRTIO_BLK_T_WRITE_ZEROES && r->wz == WZ_WRITE &&
+		    (uint64_t)res != r->nsect * SECTOR)
+			r->result = VIRTIO_BLK_S_IOERR; /* a short write of the zeros (ENOSPC) */
 		if (res < 0) {
 			r->result = res == -EOPNOTSUPP && (r->type == VIRTIO_BLK_T_DISCARD ||
 			                                   r->type == VIRTIO_BLK_T_WRITE_ZEROES)
@@ -488,6 +561,8 @@ static void blk_complete_ready(void *opaque, uint32_t events)
 	if (b->throttled && virtio_mmio_queue_live(&b->mmio, 0)) {
 		b->throttled = false;
 		blk_notify(&b->mmio, 0);
+	} else if (resubmitted) {
+		io_uring_submit(&b->ring);
 	}
 	pthread_mutex_unlock(&b->mmio.lock);
 }
@@ -674,6 +749,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
 			if (r && --r->pending == 0) {
 				b->inflight--;
 				free(r->bounce);
+				free(r->zeros);
 				free(r);
 			}
 		}

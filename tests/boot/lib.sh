@@ -61,6 +61,27 @@ expect_lines() {
 	if [ "$n" -eq "$2" ]; then ok "$1: $2 line(s)"; else not_ok "$1: $n line(s), want $2" "$3"; fi
 }
 
+# skip NAME WHY : a check that cannot run here, named, never silent.
+skip() {
+	echo "# skip - $1: $2"
+}
+
+# now_ms : milliseconds since boot (/proc/uptime: busybox date has no %N).
+now_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+# children_of PID : the pids whose parent is PID, one a line (busybox has no pgrep).
+children_of() {
+	grep -s -H '^PPid:' /proc/[0-9]*/status | awk -v p="$1" '$2 == p { split($1, a, "/"); print a[3] }'
+}
+
+# proc_state PID : the state letter of PID (R, S, Z...), empty once it is gone (busybox ps
+# has no -p).
+proc_state() {
+	sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/"$1"/status 2>/dev/null
+}
+
 finish() {
 	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

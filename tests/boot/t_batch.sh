@@ -38,34 +38,30 @@ for i in 0 1 2 3; do expect_out "--console" "^\[$i\] Hello from fastvmm guest$";
 run json -n 5 --kernel "$GUESTS/hello-pvh.elf" --json --parallel 2
 expect_rc "--json" 0
 expect_lines "--json is one line" 1 "$OUT"
-if python3 - "$OUT" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-assert isinstance(d["wall_us"], float) and d["wall_us"] > 0
-assert len(d["instances"]) == 5 and d["parallel"] == 2
-for i, v in enumerate(d["instances"]):
-    assert v["id"] == i and v["ok"] is True and v["exit_status"] == 0, v
-    s = v["stages"]
-    for k in ("kvm_open", "vm_create", "memory", "irqchip", "first_run", "ready", "exit"):
-        assert isinstance(s[k], float), (k, s)
-    assert s["first_run"] <= s["ready"] <= s["exit"], s
-    assert v["ready_source"] == "boot_timer"
-assert d["summary"]["ok"] == 5 and d["summary"]["failed"] == 0
-assert set(d["summary"]["stages_us"]["exit"]) >= {"p50", "p90", "p99", "max"}
-PY
+# (jq: a real JSON parser, also in the nested harness's L1, which has no python3; jq has one
+# number type, so the grep checks that the times are written as floats, with a fraction)
+if jq -e '
+	(.wall_us | type == "number" and . > 0) and
+	(.instances | length == 5) and .parallel == 2 and
+	(.instances | to_entries | all(.key as $i | .value |
+		.id == $i and .ok == true and .exit_status == 0 and
+		(.stages as $s | ["kvm_open", "vm_create", "memory", "irqchip", "first_run", "ready", "exit"] |
+			all(. as $k | $s[$k] | type == "number")) and
+		.stages.first_run <= .stages.ready and .stages.ready <= .stages.exit and
+		.ready_source == "boot_timer")) and
+	.summary.ok == 5 and .summary.failed == 0 and
+	(.summary.stages_us.exit | has("p50") and has("p90") and has("p99") and has("max"))' "$OUT" >/dev/null &&
+	grep -qE '"wall_us":[0-9]+\.[0-9]+[,}]' "$OUT" &&
+	! grep -oE '"stages":\{[^}]*\}' "$OUT" | grep -qE ':-?[0-9]+[,}]'
 then ok "--json parses and has the schema"; else not_ok "--json schema" "$OUT" "$ERR"; fi
 
 # One crashing instance among healthy ones ends only itself; the batch fails.
 run crash1 -n 6 --kernel "$GUESTS/exitcode.elf" --cmdline "id={id} crash=3" --json
 expect_rc "one crash among 6" 1
-if python3 - "$OUT" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-bad = [v["id"] for v in d["instances"] if not v["ok"]]
-assert bad == [3], bad
-assert d["instances"][3]["outcome"] == "crashed" and d["instances"][3]["exit_status"] == 125
-assert d["summary"]["failures"] == {"crashed": 1}, d["summary"]
-PY
+if jq -e '
+	([.instances[] | select(.ok | not) | .id] == [3]) and
+	.instances[3].outcome == "crashed" and .instances[3].exit_status == 125 and
+	.summary.failures == {"crashed": 1}' "$OUT" >/dev/null
 then ok "one crash among 6: only vm 3 failed, as crashed"; else not_ok "one crash among 6" "$OUT" "$ERR"; fi
 
 # --ready: the first console line matching the pattern; a pattern never seen fails the instance.
@@ -82,11 +78,26 @@ expect_lines "--ready bad regex: one line" 1 "$ERR"
 # --plot: well-formed SVG with one row per instance.
 run plot -n 4 --plot "$TMP/p.svg"
 expect_rc "--plot" 0
-if python3 -c '
+# Well-formed XML (xmllint, else Python's parser) and four row groups. Neither is in the
+# nested harness's L1 (libxml2 alone would carry 30 MB of ICU into it): there it is skipped.
+rows=""
+if command -v xmllint >/dev/null; then
+	rows=$(xmllint --xpath 'count(//*[local-name()="g"][@class="row"])' "$TMP/p.svg") || rows=bad
+elif command -v python3 >/dev/null; then
+	rows=$(python3 -c '
 import sys, xml.dom.minidom as m
 d = m.parse(sys.argv[1])
-rows = [g for g in d.getElementsByTagName("g") if g.getAttribute("class") == "row"]
-assert len(rows) == 4, len(rows)' "$TMP/p.svg"; then ok "--plot: well-formed SVG, 4 rows"; else not_ok "--plot SVG" "$TMP/p.svg"; fi
+print(len([g for g in d.getElementsByTagName("g") if g.getAttribute("class") == "row"]))' "$TMP/p.svg") || rows=bad
+fi
+case $rows in
+"")
+	skip "--plot: well-formed SVG, 4 rows" "neither xmllint nor python3 here"
+	n=$(grep -c '<g class="row"' "$TMP/p.svg")
+	if [ "$n" -eq 4 ]; then ok "--plot: 4 row groups (grep)"; else not_ok "--plot: $n row groups (grep)" "$TMP/p.svg"; fi
+	;;
+4) ok "--plot: well-formed SVG, 4 rows" ;;
+*) not_ok "--plot SVG ($rows rows)" "$TMP/p.svg" ;;
+esac
 
 # Bad -n / --parallel: one line, exit 2, nothing launched.
 for args in "-n 0" "-n -1" "-n 100000" "-n abc" "-n 3 --parallel 0" "--parallel 2"; do
@@ -112,7 +123,7 @@ hang_batch() {
 
 # SIGTERM mid-batch: every child killed and reaped, the partial report, non-zero status.
 hang_batch 4 "$TMP/hanglogs" "$TMP/term.out" "$TMP/term.err"
-pids=$(pgrep -P $L)
+pids=$(children_of $L)
 kids=$(echo $pids | wc -w)
 kill -TERM $L
 rc=0
@@ -129,7 +140,7 @@ expect_out "SIGTERM partial report" '^failures: interrupted 4$' "$TMP/term.out"
 # The launcher dies without a chance to clean up (SIGKILL): its children die with it
 # (PR_SET_PDEATHSIG). A dead child may linger as a zombie of init for a moment; a live one fails.
 hang_batch 3 "$TMP/killlogs" /dev/null /dev/null
-pids=$(pgrep -P $L)
+pids=$(children_of $L)
 {
 	kill -KILL $L
 	wait $L
@@ -138,7 +149,7 @@ alive=""
 for _ in $(seq 100); do
 	alive=""
 	for p in $pids; do
-		s=$(ps -o stat= -p "$p" 2>/dev/null)
+		s=$(proc_state "$p")
 		case "$s" in "" | Z*) ;; *) alive="$alive $p($s)" ;; esac
 	done
 	[ -z "$alive" ] && break

@@ -81,7 +81,7 @@ for i in $(seq 100); do
 	[ "$(grep -c 'waiting forever' "$TMP/j2.out")" -ge 3 ] && break
 	sleep 0.1
 done
-uids=$(for p in $(pgrep -P "$bpid"); do awk '/^Uid:/{print $2}' /proc/"$p"/status; done | sort -n | tr '\n' ' ')
+uids=$(for p in $(children_of "$bpid"); do awk '/^Uid:/{print $2}' /proc/"$p"/status; done | sort -n | tr '\n' ' ')
 if [ "$uids" = "5000 5001 5002 " ]; then ok "jail batch: instances as uids 5000 5001 5002"; else not_ok "jail batch: instance uids '$uids'" "$TMP/j2.err"; fi
 kill -TERM "$bpid" 2>/dev/null
 wait "$bpid" 2>/dev/null

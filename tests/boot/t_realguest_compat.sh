@@ -57,7 +57,7 @@ if sector_has_pattern 52 "$img"; then ok "no separator: pattern in the file"; el
 
 # virtio-net the Unikraft way: MAC offered, MTU not, loose negotiation, an ICMP echo round
 # trip with the kernel of a private network namespace.
-if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ]; then
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1 && [ -c /dev/net/tun ]; then
 	ns=fastvmm-rg$$
 	ip netns del "$ns" 2>/dev/null
 	ip netns add "$ns"
@@ -72,7 +72,7 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ]; then
 	expect_err "net_echo loose=1" 'virtio-net: driver features .*unoffered 0x8600000 masked'
 	ip netns del "$ns"
 else
-	echo "# skipping the virtio-net case: needs root, ip(8) and /dev/net/tun"
+	echo "# skipping the virtio-net case: needs root, iproute2's ip netns and /dev/net/tun"
 fi
 
 finish

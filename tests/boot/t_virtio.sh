@@ -67,21 +67,23 @@ expect_sector "discovery both" "$img" 9
 
 # Hostile drivers: each malformed queue puts the device in NEEDS_RESET with one logged reason;
 # fastvmm survives, the guest resets the device and uses it again, the image is untouched.
-evil_reason=(
-	[1]='queue 0: queue size 3 is not a power of two in 1..256'
-	[2]='queue 0: descriptor table outside guest RAM \(gpa 0xbff00000, 8 entries\)'
-	[3]='descriptor chain from head 0 loops \(more than 8 links\)'
-	[4]='available ring slot 0 holds descriptor index 200 \(queue size 8\)'
-	[5]='descriptor 1 points outside guest RAM \(gpa 0x100000, len 4294967295\)'
-	[6]='available index 1000 is 1000 entries ahead of the device'
-	[7]='request at descriptor 0 has no header or no status byte'
-	[8]='indirect table of descriptor 0 has bad length 40'
-)
+evil_reason() {
+	case $1 in
+	1) printf '%s\n' 'queue 0: queue size 3 is not a power of two in 1..256' ;;
+	2) printf '%s\n' 'queue 0: descriptor table outside guest RAM \(gpa 0xbff00000, 8 entries\)' ;;
+	3) printf '%s\n' 'descriptor chain from head 0 loops \(more than 8 links\)' ;;
+	4) printf '%s\n' 'available ring slot 0 holds descriptor index 200 \(queue size 8\)' ;;
+	5) printf '%s\n' 'descriptor 1 points outside guest RAM \(gpa 0x100000, len 4294967295\)' ;;
+	6) printf '%s\n' 'available index 1000 is 1000 entries ahead of the device' ;;
+	7) printf '%s\n' 'request at descriptor 0 has no header or no status byte' ;;
+	8) printf '%s\n' 'indirect table of descriptor 0 has bad length 40' ;;
+	esac
+}
 before=$(sha256sum <"$img")
 for m in 1 2 3 4 5 6 7 8; do
 	run evil$m --kernel "$GUESTS/evil_virtio.elf" --disk "$img" --cmdline "evil=$m" --timeout 30
 	expect_rc "evil_virtio evil=$m" 0
-	expect_err "evil_virtio evil=$m" "^fastvmm: vm 0: virtio-blk: ${evil_reason[$m]}.*; device needs reset$"
+	expect_err "evil_virtio evil=$m" "^fastvmm: vm 0: virtio-blk: $(evil_reason $m).*; device needs reset$"
 	expect_out "evil_virtio evil=$m" '^evil_virtio: recovered after reset, id fastvmm-vd0$'
 	n=$(grep -c 'device needs reset' "$ERR")
 	if [ "$n" -eq 1 ]; then ok "evil=$m: one log line"; else not_ok "evil=$m: $n log lines" "$ERR"; fi
@@ -90,8 +92,8 @@ after=$(sha256sum <"$img")
 if [ "$before" = "$after" ]; then ok "evil: image unchanged"; else not_ok "evil: image changed"; fi
 
 # virtio-net: the guest ARPs for and pings a peer (the kernel of a private network namespace)
-# on a tap device. Needs iproute2 and /dev/net/tun.
-if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ]; then
+# on a tap device. Needs iproute2 (busybox's ip has no netns) and /dev/net/tun.
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1 && [ -c /dev/net/tun ]; then
 	ns=fastvmm-t$$
 	ip netns del "$ns" 2>/dev/null
 	ip netns add "$ns"
@@ -120,7 +122,7 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && [ -c /dev/net/tun ]; then
 	if ! $NS ip link show fvtmp0 >/dev/null 2>&1; then ok "net: fastvmm's own tap removed at exit"; else not_ok "net: tap fvtmp0 left behind"; fi
 	ip netns del "$ns"
 else
-	echo "# skipping virtio-net tests: needs root, ip(8) and /dev/net/tun"
+	echo "# skipping virtio-net tests: needs root, iproute2's ip netns and /dev/net/tun"
 fi
 
 finish

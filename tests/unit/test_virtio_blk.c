@@ -1,7 +1,8 @@
 /* Unit tests: virtio-blk requests end to end through the transport, virtqueue and io_uring,
  * with a fake guest RAM and real files: data over odd descriptor splits, cow reads mixing the
  * overlay and the base, ro, range checks, host short reads as IOERR, write-zeroes, flush,
- * get-ID, and a reset with requests in flight. */
+ * get-ID, a reset with requests in flight, and write-zeroes on file systems without
+ * fallocate(ZERO_RANGE) (tmpfs) or without fallocate at all (ramfs). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,11 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "cc.h"
+#include "fdpass.h"
 #include "virtio.h"
 #include "vmm.h"
 
@@ -90,8 +98,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	iothread_stop(&io);
-	virtio_blk_destroy(blk);
+	if (blk) { /* NULL: the test was skipped before open_disk() */
+		iothread_stop(&io);
+		virtio_blk_destroy(blk);
+		blk = NULL;
+	}
 	close(irq_fd);
 	unlink(path);
 	free(ram);
@@ -375,6 +386,136 @@ static void instant_requests_are_budgeted(void **state)
 	assert_false(d->faulted);
 }
 
+/* fill_image FD: sector s filled with byte s, as make_image(). */
+static void fill_image(int fd)
+{
+	for (unsigned s = 0; s < SECTS; s++) {
+		uint8_t b[512];
+		memset(b, (int)s, sizeof(b));
+		assert_int_equal(pwrite(fd, b, sizeof(b), s * 512), 512);
+	}
+}
+
+/* Write-zeroes of sectors 30-31 on the disk at `path` (an image made by fill_image()), seen
+ * by the guest and in the file through fd. */
+static void write_zeroes_on(int fd)
+{
+	open_disk(false, false);
+	put_le64(ram + DATA, 30);
+	put_le32(ram + DATA + 8, 2);
+	put_le32(ram + DATA + 12, 0);
+	static const uint32_t wz[] = {16}, four[] = {2048};
+	assert_int_equal(request(13, 0, wz, 1, NULL), 0); /* VIRTIO_BLK_S_OK, not UNSUPP */
+	memset(ram + DATA, 0x11, 2048);
+	assert_int_equal(request(0, 29, four, 1, NULL), 0);
+	uint8_t b[2048];
+	assert_int_equal(pread(fd, b, sizeof(b), 29 * 512), 2048);
+	for (unsigned i = 0; i < 2048; i++) {
+		uint8_t want = i < 512 ? 29 : i < 1536 ? 0 : 32;
+		if (ram[DATA + i] != want || b[i] != want)
+			fail_msg("byte %u: guest 0x%x, file 0x%x, want 0x%x", i, ram[DATA + i],
+			         b[i], want);
+	}
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, SECTS * 512); /* never grown or cut */
+	/* And again, now that the device knows which method works. */
+	put_le64(ram + DATA, 40);
+	put_le32(ram + DATA + 8, 1);
+	put_le32(ram + DATA + 12, 0);
+	assert_int_equal(request(13, 0, wz, 1, NULL), 0);
+	assert_int_equal(pread(fd, b, 512, 40 * 512), 512);
+	for (unsigned i = 0; i < 512; i++)
+		assert_int_equal(b[i], 0);
+}
+
+/* tmpfs (a memfd is one) has fallocate(PUNCH_HOLE) but not ZERO_RANGE: write-zeroes must
+ * still zero the sectors, not answer UNSUPP (found in the nested harness, whose /tmp is a
+ * tmpfs: blk_rw's write-zeroes failed there). */
+static void write_zeroes_on_tmpfs(void **state)
+{
+	(void)state;
+	unlink(path);
+	int fd = memfd_create("fastvmm-test-blk", 0);
+	assert_true(fd >= 0);
+	fill_image(fd);
+	assert_int_equal(fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 512), -1);
+	assert_int_equal(errno, EOPNOTSUPP); /* else this test proves nothing */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	write_zeroes_on(fd);
+	close(fd);
+}
+
+static bool put_file(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* ramfs has no fallocate at all: write-zeroes writes the zeros. The ramfs is mounted by a
+ * child in mount (and, unprivileged, user) namespaces of its own, which hands back an open
+ * file on it; skipped where neither namespace can be had. */
+static void write_zeroes_on_ramfs(void **state)
+{
+	(void)state;
+	unlink(path);
+	char dir[] = "/tmp/fastvmm-test-ramfs.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		uid_t uid = getuid();
+		gid_t gid = getgid();
+		if (unshare(CLONE_NEWNS) < 0) {
+			if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+				_exit(3);
+			/* map ourselves, or files cannot be created (EOVERFLOW) */
+			char m[64];
+			snprintf(m, sizeof(m), "0 %u 1", (unsigned)uid);
+			if (!put_file("/proc/self/uid_map", m) ||
+			    !put_file("/proc/self/setgroups", "deny"))
+				_exit(3);
+			snprintf(m, sizeof(m), "0 %u 1", (unsigned)gid);
+			if (!put_file("/proc/self/gid_map", m))
+				_exit(3);
+		}
+		char file[64];
+		snprintf(file, sizeof(file), "%s/img", dir);
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("ramfs", dir, "ramfs", 0, NULL) < 0)
+			_exit(3);
+		int fd = open(file, O_RDWR | O_CREAT, 0600);
+		char ok = 1;
+		_exit(fd >= 0 && fd_send(sv[1], &ok, 1, &fd, 1, 0) == 1 ? 0 : 4);
+	}
+	close(sv[1]);
+	int st = 0, fd = -1, truncated = 0;
+	unsigned nfds = 0;
+	char ok = 0;
+	ssize_t n = fd_recv(sv[0], &ok, 1, &fd, 1, &nfds, &truncated, 0);
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	rmdir(dir);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+		snprintf(path, sizeof(path), "/nonexistent");
+		skip(); /* no namespaces for a ramfs mount here */
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(nfds, 1);
+	fill_image(fd);
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 512), -1);
+	assert_int_equal(errno, EOPNOTSUPP); /* else this test proves nothing */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	write_zeroes_on(fd);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +526,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(reoffered_chain_is_bounded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(fragmented_cow_read_is_bounded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(instant_requests_are_budgeted, setup, teardown),
+	        cmocka_unit_test_setup_teardown(write_zeroes_on_tmpfs, setup, teardown),
+	        cmocka_unit_test_setup_teardown(write_zeroes_on_ramfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
