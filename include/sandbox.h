@@ -64,10 +64,14 @@ void sandbox_forked(void);
 bool sandbox_enabled(void);
 
 /* A snapshot will be saved after the filter is on: allow, in every role (the save runs on
- * whichever vCPU thread parks last), the KVM_GET_* state ioctls, fsync/fdatasync/ftruncate,
- * and openat/unlinkat/renameat only relative to dirfd (opened during setup). Call before
- * sandbox_apply(). */
+ * whichever vCPU thread parks last), ftruncate and openat/unlinkat/renameat only relative to
+ * dirfd (opened during setup). Call before sandbox_apply(). */
 void sandbox_allow_snapshot(int dirfd);
+
+/* The next sandbox_apply() keeps CAP_KILL (and nothing else): a batch launcher whose
+ * instances run under --jail's other uids cannot signal them without it. Its filter still
+ * allows kill() with SIGTERM and SIGKILL only. */
+void sandbox_keep_kill(bool keep);
 
 /* ---- the filters compiled at build time (vmm/gen/sandbox_gen.c) ---- */
 /* The tgkill rule's pid in an exported filter: above PID_MAX_LIMIT (2^22), never a pid. */

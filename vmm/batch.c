@@ -343,6 +343,7 @@ static int batch_loop(struct batch *b, unsigned n, unsigned parallel, unsigned *
 			break;
 		/* Every instance is forked: the launcher only waits, reaps and reports now. */
 		if (!confined && (next == n || sig)) {
+			sandbox_keep_kill(b->cli->vm.jail.on); /* its instances have other uids */
 			int r = sandbox_apply(SANDBOX_LAUNCHER);
 			if (r < 0)
 				log_warn("batch: sandbox: %s; the launcher runs unconfined",

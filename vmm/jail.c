@@ -327,12 +327,22 @@ static int drop_ids(struct vm *vm, const struct jail_cfg *j)
 	for (unsigned long cap = 0; cap <= 63; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
 			break;
+	/* A change of uid clears the parent-death signal (prctl(2)): a launcher's instance
+	 * would outlive it. Set it again, then check the parent did not die meanwhile. */
+	int pdeath = 0;
+	prctl(PR_GET_PDEATHSIG, &pdeath);
+	pid_t parent = getppid();
 	const char *step = "setgroups";
 	int r = setgroups(0, NULL);
 	if (!r)
 		r = setresgid(gid, gid, gid), step = "setresgid";
 	if (!r)
 		r = setresuid(uid, uid, uid), step = "setresuid";
+	if (!r && pdeath) {
+		prctl(PR_SET_PDEATHSIG, pdeath);
+		if (getppid() != parent)
+			r = -1, errno = ESRCH, step = "the launcher has gone";
+	}
 	if (r < 0) {
 		r = -errno;
 		reason(vm, "jail: %s (uid %u, gid %u): %s", step, (unsigned)uid, (unsigned)gid,

@@ -614,19 +614,31 @@ static int load_precompiled(enum sandbox_role role)
  * had it), ambient, then effective/permitted/inheritable. A thread created after its VMM
  * thread dropped them (every vCPU thread) inherited the empty sets: one capget() says so, and
  * the 40-odd calls of the bounding-set loop (~0.1 ms here) are skipped. */
+static bool keep_kill;
+
+void sandbox_keep_kill(bool keep)
+{
+	keep_kill = keep;
+}
+
 static int drop_caps(void)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
+	bool kill_only = keep_kill; /* CAP_KILL is 5: data[0] */
+	uint32_t keep = kill_only ? 1u << CAP_KILL : 0;
 	if (syscall(SYS_capget, &hdr, data) == 0 &&
-	    !(data[0].effective | data[0].permitted | data[0].inheritable | data[1].effective |
-	      data[1].permitted | data[1].inheritable))
+	    !((data[0].effective & ~keep) | (data[0].permitted & ~keep) | data[0].inheritable |
+	      data[1].effective | data[1].permitted | data[1].inheritable))
 		return 0; /* nothing to drop; no exec can add any (NO_NEW_PRIVS, execve denied) */
+	keep &= data[0].permitted;
 	for (unsigned long cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+		if (!(kill_only && cap == CAP_KILL) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno == EINVAL)
 			break; /* past CAP_LAST_CAP */
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = keep;
 	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
 }
 
