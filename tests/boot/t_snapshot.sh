@@ -117,7 +117,10 @@ run seconds --kernel "$GUESTS/hang.elf" --cmdline "spin=1" --snapshot "$SEC" --s
 expect_rc "--snapshot-at 0.2 (a spinning guest)" 0
 run seconds-restore --restore "$SEC" --timeout 0.3
 expect_rc "restore of a spinning guest runs until the timeout" 124
-if [ -s "$OUT" ]; then not_ok "restore of a spinning guest printed its greeting again" "$OUT"; else ok "restore of a spinning guest resumes silently"; fi
+# The greeting once in all: before the snapshot (the origin printed it, the clone resumes
+# silently) or, on a slow host where 0.2 s came first (ASan in L1), after it — never twice.
+n=$(cat "$TMP/seconds.out" "$OUT" | grep -c 'hang guest: waiting forever')
+if [ "$n" -eq 1 ]; then ok "a spinning guest's greeting once across origin and restore"; else not_ok "a spinning guest's greeting $n times across origin and restore" "$TMP/seconds.out" "$OUT"; fi
 run never --kernel "$GUESTS/hello.elf" --snapshot "$TMP/never" --snapshot-at exit-port
 expect_rc "a snapshot point never reached: exit status 70" 70
 expect_err "a snapshot point never reached says so" 'not saved: the guest never reached the snapshot point'
@@ -157,7 +160,10 @@ bad() { # NAME REGEX DIR
 }
 bad missing-dir "$TMP/nope/state: No such file" "$TMP/nope"
 B=$TMP/bad && mkdir -p "$B"
-cp "$S/state" "$B/state" && truncate -s 100 "$B/state" && cp --sparse=always "$S/memory" "$B/memory"
+# the memory file only has to be there, as long as the RAM (the state is refused first): a
+# hole of that size (busybox cp has no --sparse)
+cp "$S/state" "$B/state" && truncate -s 100 "$B/state" &&
+	truncate -s "$(wc -c <"$S/memory")" "$B/memory"
 bad truncated "$B/state: truncated" "$B"
 cp "$S/state" "$B/state" && printf 'X' | dd of="$B/state" bs=1 seek=200 conv=notrunc 2>/dev/null
 bad checksum "$B/state: checksum mismatch" "$B"
