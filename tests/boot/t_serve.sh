@@ -267,6 +267,14 @@ api GET /vms/999999
 expect_code "unknown VM id" 404
 api GET /vms/abc
 expect_code "malformed VM id" 404
+# An escaped NUL does not cut the path short: /templates/x%00y is not template "x", nor
+# /vms/1%00x VM 1 (the cold hello above).
+api PUT "/templates/x%00y" "{\"kernel\": \"$GUESTS/hello.elf\"}"
+expect_code "PUT a template name with %00 in it" 404
+api GET /templates/x
+expect_code "no template 'x' made from 'x%00y'" 404
+api GET "/vms/1%00x"
+expect_code "a VM id with %00 in it" 404
 api GET /nothing
 expect_code "unknown path" 404
 api DELETE /metrics
