@@ -242,6 +242,15 @@ api PUT /templates/bad '[1, 2]'
 expect_code "body not an object" 400
 api PUT /templates/bad "{\"kernel\": \"$GUESTS/hello.elf\", \"disks\": [{\"path\": \"$img\", \"ro\": true, \"cow\": true}]}"
 expect_code "ro and cow" 400
+# A disk that is not a regular file or block device: refused at PUT for the CLI's reason
+# (--disk), not accepted and then failing every launch of the template.
+api PUT /templates/bad "{\"kernel\": \"$GUESTS/hello.elf\", \"disks\": [{\"path\": \"$TMP\"}]}"
+expect_code "a directory as a disk" 400
+expect_body "a directory as a disk" "disks: $TMP: not a regular file or block device"
+mkfifo "$TMP/fifo"
+api PUT /templates/bad "{\"kernel\": \"$GUESTS/hello.elf\", \"disks\": [{\"path\": \"$TMP/fifo\", \"cow\": true}], \"pool\": 1}"
+expect_code "a FIFO as a disk" 400
+expect_body "a FIFO as a disk" "disks: $TMP/fifo: not a regular file or block device"
 api POST /vms '{"template": "hello", "wait": "forever"}'
 expect_code "bad wait" 400
 api POST /vms '{"template": "../etc"}'
