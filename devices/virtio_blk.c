@@ -619,6 +619,17 @@ static int open_overlay(uint64_t size)
 	return fd;
 }
 
+const char *virtio_blk_unusable(const struct disk_cfg *cfg)
+{
+	struct stat st;
+	if (access(cfg->path, R_OK | (cfg->ro || cfg->cow ? 0 : W_OK)) < 0 ||
+	    stat(cfg->path, &st) < 0)
+		return strerror(errno);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return "not a regular file or block device";
+	return NULL;
+}
+
 int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsigned index,
                       const struct guest_mem *gm, unsigned vm_id, char *why, size_t whylen)
 {

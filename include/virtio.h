@@ -243,6 +243,10 @@ struct virtio_blk;
 struct virtio_net;
 struct disk_cfg;
 struct net_cfg;
+/* What the command line (--disk) and the daemon (PUT /templates) check of an image before
+ * any VM: NULL if it can be opened as cfg asks (readable, and writable unless ro or cow) and
+ * is a regular file or block device, else why not (strerror, or a fixed string). */
+const char *virtio_blk_unusable(const struct disk_cfg *cfg);
 /* Open the backing file (ro: O_RDONLY; cow: a private sparse overlay in $TMPDIR) and set up
  * io_uring. errors: one line in `why`. */
 int virtio_blk_create(struct virtio_blk **out, const struct disk_cfg *cfg, unsigned index,

@@ -13,9 +13,9 @@ pkgs=(
 	libfdt-dev
 	libmicrohttpd-dev # fastvmm serve: HTTP/1.1 on the API socket
 	libjansson-dev    # fastvmm serve: JSON
-	curl              # serve tests: the API through --unix-socket
-	python3           # serve tests' client and JSON checks (t_serve.sh), SVG check (t_batch.sh)
-	jq                # JSON checks in boot tests (t_batch.sh; carried into the nested L1 too)
+	curl              # serve benchmark (tests/bench/serve.sh): the API through --unix-socket
+	python3           # SVG check (t_batch.sh), serve benchmark
+	jq                # JSON checks in boot tests (t_batch.sh, t_serve.sh; carried into L1 too)
 	iproute2          # network namespaces for net tests
 	qemu-system-x86   # the nested harness (and the microvm peer in benchmarks)
 	busybox-static    # initramfs of the nested harness

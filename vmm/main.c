@@ -19,6 +19,7 @@
 #include "sandbox.h"
 #include "serve.h"
 #include "snapshot.h"
+#include "virtio.h"
 #include "vmm.h"
 
 #ifndef FASTVMM_VERSION
@@ -123,13 +124,7 @@ int main(int argc, char **argv)
 	 * failure (a directory or a FIFO would fail later, or hang, in the devices stage). */
 	for (unsigned i = 0; i < cli.vm.ndisks; i++) {
 		const struct disk_cfg *d = &cli.vm.disk[i];
-		struct stat st;
-		const char *why = NULL;
-		if (access(d->path, R_OK | (d->ro || d->cow ? 0 : W_OK)) < 0 ||
-		    stat(d->path, &st) < 0)
-			why = strerror(errno);
-		else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-			why = "not a regular file or block device";
+		const char *why = virtio_blk_unusable(d);
 		if (why) {
 			log_err("--disk %s: %s", d->path, why);
 			kernel_close(&kernel);

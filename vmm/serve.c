@@ -44,6 +44,7 @@
 #include "serve.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "virtio.h"
 
 /* ---- shared slots: one per instance process ---- */
 
@@ -887,13 +888,14 @@ static void do_template_put(struct action *a, struct reply *r)
 	}
 	for (unsigned i = 0; i < s->ndisks; i++) {
 		const struct disk_cfg *d = &s->disk[i];
-		if (access(d->path, R_OK | (d->ro || d->cow ? 0 : W_OK)) < 0) {
-			int en = errno;
+		/* the CLI's --disk check: a directory or a FIFO would fail every launch */
+		const char *why = virtio_blk_unusable(d);
+		if (why) {
 			kernel_close(&t->kernel);
 			if (t->have_initrd)
 				blob_close(&t->initrd);
 			free(t);
-			return serve_error(r, 400, "disks: %s: %s", d->path, strerror(en));
+			return serve_error(r, 400, "disks: %s: %s", d->path, why);
 		}
 	}
 	if (s->ready && regcomp(&t->ready_re, s->ready, REG_EXTENDED | REG_NOSUB) == 0)
