@@ -335,11 +335,6 @@ api GET "/vms/$id"
 expect_code "GET a deleted VM" 404
 if alive "$pid"; then not_ok "the deleted VM's process $pid still runs"; else ok "the deleted VM's process is gone"; fi
 
-# 1,000 connections at once.
-out=$($CLIENT "$SOCK" flood 1000 /templates)
-case $out in "200=1000 "*) ok "1000 connections at once: $out" ;; *) not_ok "1000 connections: $out" ;; esac
-api GET /metrics
-expect_code "serving after 1000 connections" 200
 
 # --max-vms: one more is a 503.
 for i in $(seq 24); do api POST /vms '{"template": "hang", "timeout_ms": 20000}'; done
@@ -396,6 +391,13 @@ if [ "$left" = 0 ]; then ok "SIGKILLed daemon: no orphan instances"; else not_ok
 start_daemon || { finish; exit; }
 api GET /vms
 expect_json "a restarted daemon on the stale socket" . '[]'
+# 1,000 connections at once, on a daemon with the default --conn-timeout (10 s): under the
+# earlier daemon's 2 s a connection the loaded daemon had not read for 2 s was closed as idle
+# (11 of 1000, ASan build in L1).
+out=$($CLIENT "$SOCK" flood 1000 /templates)
+case $out in "200=1000 "*) ok "1000 connections at once: $out" ;; *) not_ok "1000 connections: $out" ;; esac
+api GET /metrics
+expect_code "serving after 1000 connections" 200
 # ---- docs/openapi.yaml against the daemon: every route it lists is served, and each of its
 # paths answers 405 to every method it does not list (so no route is served undocumented) ----
 spec=$(dirname "$(readlink -f "$0")")/../../docs/openapi.yaml
