@@ -71,6 +71,16 @@ now_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
 }
 
+# wait_lines N REGEX FILE : up to 10 s until FILE has N lines matching REGEX (guests that say
+# they are up); the caller checks the count itself where it matters.
+wait_lines() {
+	for _ in $(seq 100); do
+		[ "$(grep -cE -- "$2" "$3" 2>/dev/null)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # children_of PID : the pids whose parent is PID, one a line (busybox has no pgrep).
 children_of() {
 	grep -s -H '^PPid:' /proc/[0-9]*/status | awk -v p="$1" '$2 == p { split($1, a, "/"); print a[3] }'

@@ -77,10 +77,7 @@ if [ "$got" = FASTVMM-BLK-PATTERN ]; then ok "jailed blk_rw: pattern on the file
 "$FASTVMM" --kernel "$GUESTS/hang.elf" -n 3 --console --jail=5000+ --timeout 20 \
 	>"$TMP/j2.out" 2>"$TMP/j2.err" </dev/null &
 bpid=$!
-for i in $(seq 100); do
-	[ "$(grep -c 'waiting forever' "$TMP/j2.out")" -ge 3 ] && break
-	sleep 0.1
-done
+wait_lines 3 'waiting forever' "$TMP/j2.out"
 # the VM processes only (threads: vCPU, I/O, watchdog): with a cgroup v2 hierarchy mounted
 # (an earlier scenario in L1 mounts one) each also has a single-threaded cgroup keeper, a
 # sibling made with CLONE_PARENT, so a child of the launcher too, still uid 0
@@ -107,10 +104,7 @@ if [ "$left" -eq 0 ]; then ok "jail batch: no instance left after SIGTERM"; else
 "$FASTVMM" --kernel "$GUESTS/hang.elf" -n 2 --console --jail=5100+ --timeout 20 \
 	>"$TMP/j3.out" 2>"$TMP/j3.err" </dev/null &
 bpid=$!
-for i in $(seq 100); do
-	[ "$(grep -c 'waiting forever' "$TMP/j3.out")" -ge 2 ] && break
-	sleep 0.1
-done
+wait_lines 2 'waiting forever' "$TMP/j3.out"
 kids=$(children_of "$bpid" | tr "\n" " ")
 kill -KILL "$bpid" 2>/dev/null
 wait "$bpid" 2>/dev/null

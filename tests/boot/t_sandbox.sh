@@ -76,10 +76,7 @@ wait "$pid" 2>/dev/null
 "$FASTVMM" --kernel "$GUESTS/hang.elf" -n 2 --console --timeout 20 \
 	>"$TMP/sb3.out" 2>"$TMP/sb3.err" </dev/null &
 pid=$!
-for i in $(seq 100); do
-	[ "$(grep -c 'waiting forever' "$TMP/sb3.out")" -ge 2 ] && break
-	sleep 0.1
-done
+wait_lines 2 'waiting forever' "$TMP/sb3.out"
 if [ "$(grep -c 'waiting forever' "$TMP/sb3.out")" -ge 2 ]; then
 	check_confined "batch launcher" "$pid" 1
 	kids=$(cat /proc/"$pid"/task/*/children)

@@ -24,14 +24,7 @@ ln -sfn /guests "$L1ROOT/share/fastvmm/guests"
 ${CC:-cc} -static -O2 -Wall -Wextra -Werror -o "$L1ROOT/bin/fvsubreap" "$here/subreap.c"
 ${CC:-cc} -static -std=gnu11 -O2 -Wall -Wextra -Werror -o "$L1ROOT/bin/fvserveclient" \
 	"$here/serve_client.c"
-carry() { # BIN DEST: BIN at DEST in L1, with its libraries
-	install -m755 "$1" "$L1ROOT$2"
-	ldd "$1" | sed -n 's/.*=> \(\/[^ ]*\) (0x.*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' |
-		while read -r lib; do
-			mkdir -p "$L1ROOT$(dirname "$lib")"
-			cp -L "$lib" "$L1ROOT$lib"
-		done
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../carry.sh"
 for b in jq objcopy; do
 	bin=$(command -v "$b") && carry "$bin" "/bin/$b"
 done

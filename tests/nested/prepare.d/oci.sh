@@ -13,14 +13,9 @@ ${CC:-cc} -static -O2 -Wall -Wextra -Werror -I"$here/../../../include" -o "$L1RO
 	"$here/../consock.c" "$here/../../../vmm/fdpass.c"
 [[ " ${NESTED_SELECTED:-} " == *" oci-containerd "* ]] || exit 0
 command -v containerd >/dev/null || exit 0 # the scenario then skips (requires=/bin/containerd)
+. "$here/../carry.sh"
 for b in containerd ctr containerd-shim-runc-v2; do
-	bin=$(command -v "$b")
-	install -m755 "$bin" "$L1ROOT/bin/$b"
-	ldd "$bin" | sed -n 's/.*=> \(\/[^ ]*\) (0x.*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' |
-		while read -r lib; do
-			mkdir -p "$L1ROOT$(dirname "$lib")"
-			cp -L "$lib" "$L1ROOT$lib"
-		done
+	carry "$(command -v "$b")" "/bin/$b"
 done
 ln -sf fastvmm "$L1ROOT/bin/fastvmm-oci"
 install -m755 "$here/../oci-ctr-l1.sh" "$L1ROOT/bin/oci-ctr-l1"
