@@ -117,7 +117,7 @@ sanitize:
 		OCI_ONLY='bundle|runtime|ctr|podman' OCI_NO_NESTED=1 unit boot-test test-oci
 	NESTED_FASTVMM=$(B)/san/fastvmm NESTED_GUESTS=$(B)/san/guests NESTED_ONLY='$(SAN_NESTED)' \
 		tests/nested/run.sh
-	NESTED_FASTVMM=$(B)/san/fastvmm NESTED_GUESTS=$(B)/san/guests NESTED_ONLY='^oci-runtime$$' \
+	NESTED_FASTVMM=$(B)/san/fastvmm NESTED_GUESTS=$(B)/san/guests NESTED_ONLY='^(oci-runtime|oci-linux-stop)$$' \
 		NESTED_SCENARIOS=tests/nested/scenarios-oci tests/nested/run.sh
 
 test-nested: all

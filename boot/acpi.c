@@ -83,6 +83,27 @@ static void legacy_device(struct aml *a, const char *name, const char *hid, uint
 	aml_end(a, dev);
 }
 
+/* Device (NAME) { _HID "ACPI0013", _UID, _CRS Interrupt (GSI), Method (_EVT, 1) {
+ * Notify (TARGET, 0x80) } } */
+static void ged_device(struct aml *a, const char *name, unsigned uid, uint32_t gsi,
+                       const char *target)
+{
+	size_t dev = aml_device_begin(a, name);
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_UID");
+	aml_integer(a, uid);
+	uint8_t res[16];
+	size_t rn = aml_res_irq_edge_high(res, gsi);
+	rn += aml_res_end(res + rn);
+	aml_name(a, "_CRS");
+	aml_buffer(a, res, rn);
+	size_t m = aml_method_begin(a, "_EVT", 1);
+	aml_notify(a, target, 0x80);
+	aml_end(a, m);
+	aml_end(a, dev);
+}
+
 int acpi_dsdt_body(uint8_t *buf, size_t cap, const struct acpi_mmio_dev *devs, unsigned ndevs)
 {
 	struct aml a;
@@ -125,23 +146,21 @@ int acpi_dsdt_body(uint8_t *buf, size_t cap, const struct acpi_mmio_dev *devs, u
 	aml_integer(&a, VMGENID_ADDR >> 32);
 	aml_end(&a, pk);
 	aml_end(&a, dev);
-	/* The Generic Event Device (ACPI 6.x §5.6.9, ACPI0013) is how a hardware-reduced machine
-	 * raises ACPI events: its interrupt runs _EVT, which notifies VGEN (0x80: "the generation
-	 * changed"). */
-	dev = aml_device_begin(&a, "GED0");
+	/* Generic Event Devices (ACPI 6.x §5.6.9, ACPI0013) are how a hardware-reduced machine
+	 * raises ACPI events: each one's interrupt runs its _EVT. GED0 notifies VGEN (0x80: "the
+	 * generation changed"). */
+	ged_device(&a, "GED0", 0, VMGENID_GSI, "VGEN");
+	/* The power button: a control-method power button (PNP0C0C), notified (0x80: "pressed")
+	 * by GED1's interrupt, PWRBTN_GSI. Linux's button driver reports it as KEY_POWER, which
+	 * acpid, systemd-logind or an init of one's own acts on; an engine's SIGTERM presses it
+	 * (vmm/pipeline.c). */
+	dev = aml_device_begin(&a, "PWRB");
 	aml_name(&a, "_HID");
-	aml_string(&a, "ACPI0013");
+	aml_eisaid(&a, "PNP0C0C");
 	aml_name(&a, "_UID");
 	aml_integer(&a, 0);
-	uint8_t res[16];
-	size_t rn = aml_res_irq_edge_high(res, VMGENID_GSI);
-	rn += aml_res_end(res + rn);
-	aml_name(&a, "_CRS");
-	aml_buffer(&a, res, rn);
-	size_t m = aml_method_begin(&a, "_EVT", 1);
-	aml_notify(&a, "VGEN", 0x80);
-	aml_end(&a, m);
 	aml_end(&a, dev);
+	ged_device(&a, "GED1", 1, PWRBTN_GSI, "PWRB");
 	aml_end(&a, sb);
 	/* \_S5_: Package {SLP_TYPa, SLP_TYPb}; hardware-reduced guests write SLP_TYPa. */
 	aml_name(&a, "\\_S5_");

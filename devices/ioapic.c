@@ -146,6 +146,16 @@ void ioapic_set_irq(struct ioapic *a, unsigned pin, int level)
 	pthread_mutex_unlock(&a->lock);
 }
 
+bool ioapic_pin_unmasked(struct ioapic *a, unsigned pin)
+{
+	if (pin >= IOAPIC_NUM_PINS)
+		return false;
+	pthread_mutex_lock(&a->lock);
+	bool on = !(a->rte[pin] & RTE_MASKED);
+	pthread_mutex_unlock(&a->lock);
+	return on;
+}
+
 void ioapic_eoi(struct ioapic *a, uint8_t vector)
 {
 	pthread_mutex_lock(&a->lock);

@@ -23,7 +23,8 @@ struct cli {
 	unsigned n, parallel; /* parallel: in-flight cap, 0 = all */
 	const char *log_dir, *ready, *plot;
 	bool console;
-	bool no_sandbox; /* --no-sandbox: no seccomp filter, capabilities kept */
+	bool no_sandbox;     /* --no-sandbox: no seccomp filter, capabilities kept */
+	bool stop_on_signal; /* --stop-grace: SIGTERM/SIGINT stop the VM (vm.stop_grace_ms) */
 	/* Snapshots (issue 9): --snapshot DIR with --snapshot-at/--snapshot-then; --restore DIR. */
 	struct snapshot_request snap; /* snap.dir NULL: none */
 	const char *restore;

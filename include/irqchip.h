@@ -65,6 +65,8 @@ void ioapic_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
  * level pins deliver while asserted, unmasked and not awaiting EOI (remote IRR). Pins ≥ 24
  * are ignored. */
 void ioapic_set_irq(struct ioapic *a, unsigned pin, int level);
+/* Whether the guest has unmasked pin `pin` (a driver of its own is bound to it). */
+bool ioapic_pin_unmasked(struct ioapic *a, unsigned pin);
 /* The guest's LAPIC EOI of a level-triggered vector (KVM_EXIT_IOAPIC_EOI): clears remote IRR
  * of the pins using it and redelivers those still asserted. */
 void ioapic_eoi(struct ioapic *a, uint8_t vector);

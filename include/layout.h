@@ -62,7 +62,8 @@
 	       * 0 none, 1 origin after its snapshot, 0x80000000|id a clone */
 
 #define SERIAL_IRQ  4
-#define VMGENID_GSI 3 /* the Generic Event Device's interrupt: "a new VM generation" */
+#define VMGENID_GSI 3  /* the Generic Event Device's interrupt: "a new VM generation" */
+#define PWRBTN_GSI  16 /* the second Generic Event Device's: "the power button was pressed" */
 
 /* ACPI hardware-reduced sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG): a write
  * of SLP_EN | SLP_TYP=5 to the control register is the guest's poweroff (S5). */

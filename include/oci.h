@@ -25,6 +25,9 @@
 #define OCI_ANN_CPUS    "org.fastvmm.cpus"    /* vCPUs, 1..VM_MAX_CPUS */
 #define OCI_ANN_DISKS   "org.fastvmm.disks"   /* "img[:cow|:ro|:rw],..." virtio-blk disks */
 #define OCI_ANN_TIMEOUT "org.fastvmm.timeout" /* seconds, then the VM is stopped */
+/* Seconds a guest that listens to the ACPI power button has to power off after SIGTERM. */
+#define OCI_ANN_STOP_GRACE "org.fastvmm.stop-grace"
+#define OCI_STOP_GRACE_MS  5000 /* below podman's (10 s) and Kubernetes' (30 s) own grace */
 
 /* The VMM's own memory next to guest RAM (page tables, binary, virtqueues, stacks): added to
  * a spec's memory limit when it becomes the cgroup's limit, so that a guest using all of
@@ -54,7 +57,8 @@ struct oci_bundle {
 	uint64_t mem;  /* guest RAM, bytes */
 	unsigned cpus;
 	uint64_t timeout_ms; /* 0: none */
-	bool terminal;       /* process.terminal: the console is a pty on --console-socket */
+	uint64_t stop_grace_ms;
+	bool terminal; /* process.terminal: the console is a pty on --console-socket */
 	bool no_new_privs;
 	struct {
 		int resource;

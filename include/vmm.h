@@ -57,6 +57,10 @@ struct vm_config {
 	uint64_t mem_size;
 	unsigned cpus;
 	uint64_t timeout_ms; /* 0: none */
+	/* A front end's stop request (instance_stop_on()) presses the ACPI power button when the
+	 * guest listens to it, and stops the VM after this long unless the guest powered off
+	 * first. 0: stop at once. */
+	uint64_t stop_grace_ms;
 	bool json;
 	bool quiet; /* no console output to stdout */
 	struct disk_cfg disk[VM_MAX_DISKS];
@@ -221,6 +225,8 @@ int vm_exit_status(const struct vm *vm);
 /* Drive interrupt line gsi: KVM_IRQ_LINE with the in-kernel irqchip, the userspace IOAPIC
  * with a split one. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
+/* Whether the guest has unmasked IOAPIC pin gsi: a driver of its own is listening there. */
+bool vm_irq_unmasked(struct vm *vm, unsigned gsi);
 
 /* Stages, in vmm/kvm.c, vmm/memory.c, vmm/vcpu.c ... */
 int kvm_open_dev(struct vm *vm);

@@ -117,6 +117,7 @@ enum {
 	OPT_SNAPSHOT_AT,
 	OPT_SNAPSHOT_THEN,
 	OPT_RESTORE,
+	OPT_STOP_GRACE,
 };
 
 static const struct option longopts[] = {
@@ -140,6 +141,7 @@ static const struct option longopts[] = {
         {"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
         {"snapshot-then", required_argument, NULL, OPT_SNAPSHOT_THEN},
         {"restore", required_argument, NULL, OPT_RESTORE},
+        {"stop-grace", required_argument, NULL, OPT_STOP_GRACE},
         {"quiet", no_argument, NULL, 'q'},
         {"instances", required_argument, NULL, 'n'},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -171,6 +173,10 @@ void config_usage(FILE *out)
 	        "128M)\n"
 	        "  -p, --cpus N         vCPUs, 1-%d (default: 1)\n"
 	        "  -t, --timeout SEC    stop the guest after SEC seconds (default: none)\n"
+	        "      --stop-grace SEC  SIGTERM/SIGINT stop the VM cleanly (status 128+signal),\n"
+	        "                       first pressing the ACPI power button if the guest listens\n"
+	        "                       and giving it SEC seconds to power off (0: stop at once;\n"
+	        "                       a second signal stops at once; default: signals kill)\n"
 	        "      --json           print stage timings and the outcome as JSON on stdout\n"
 	        "                       (the guest console then goes to stderr)\n"
 	        "      --timings        print the stage timings to stderr after the run\n"
@@ -359,6 +365,16 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 				        optarg);
 			c->vm.timeout_ms = v;
 			break;
+		case OPT_STOP_GRACE:
+			v = 0;
+			if (strcmp(optarg, "0") && parse_seconds(optarg, &v) < 0)
+				return err_set(e, -EINVAL,
+				               "--stop-grace: '%s' is not a number of seconds "
+				               "(0 to a year)",
+				               optarg);
+			c->stop_on_signal = true;
+			c->vm.stop_grace_ms = v;
+			break;
 		case OPT_JSON:
 			c->vm.json = true;
 			break;
@@ -509,6 +525,10 @@ int config_parse(struct cli *c, int argc, char **argv, struct err *e)
 		if (batch_only)
 			return err_set(e, -EINVAL, "%s: only with -n (batch mode)", batch_only);
 	}
+	if (c->stop_on_signal && c->n)
+		return err_set(e, -EINVAL,
+		               "--stop-grace: not with -n (a batch's instances stop when its "
+		               "launcher is signalled)");
 	if (c->restore && fixed)
 		return err_set(e, -EINVAL,
 		               "%s: not with --restore (the snapshot fixes the "

@@ -207,6 +207,18 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
+bool vm_irq_unmasked(struct vm *vm, unsigned gsi)
+{
+	if (gsi >= IOAPIC_NUM_PINS)
+		return false;
+	if (vm->irqchip == IRQCHIP_SPLIT)
+		return ioapic_pin_unmasked(&vm->ioapic, gsi);
+	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
+		return false;
+	return !chip.chip.ioapic.redirtbl[gsi].fields.mask;
+}
+
 int mem_setup(struct vm *vm)
 {
 	/* A restore maps the snapshot's RAM file copy-on-write: clones share its pages. */

@@ -162,9 +162,16 @@ int main(int argc, char **argv)
 	} else {
 		if (snapshot_arm(vm) < 0)
 			log_warn("--snapshot-at: cannot install the trigger; no snapshot");
+		/* --stop-grace: a signal stops the VM cleanly, after the guest's own power-off if
+		 * it listens to the ACPI power button (vmm/pipeline.c); status 128 + signal. */
+		static const int stop_sigs[] = {SIGTERM, SIGINT};
+		if (cli.stop_on_signal && instance_stop_on(&in, stop_sigs, 2) < 0)
+			log_warn(
+			        "--stop-grace: cannot take stop signals; they end fastvmm at once");
 		instance_run(&in);
 		snapshot_disarm(vm);
-		status = vm_exit_status(vm);
+		int sig = atomic_load(&vm->stop_signal);
+		status = sig ? 128 + sig : vm_exit_status(vm);
 		if (status != 0 && vm->outcome != VM_EXITED)
 			log_err("%s: %s", kernel.name, vm->reason);
 		else

@@ -225,7 +225,7 @@ static const char *env_value(json_t *env, const char *key)
 }
 
 struct knobs { /* annotation, else FASTVMM_* env, else NULL */
-	const char *kernel, *cmdline, *initrd, *mem, *cpus, *disks, *timeout;
+	const char *kernel, *cmdline, *initrd, *mem, *cpus, *disks, *timeout, *stop_grace;
 };
 
 static int read_annotations(json_t *ann, json_t *env, struct knobs *k, struct err *e)
@@ -241,6 +241,7 @@ static int read_annotations(json_t *ann, json_t *env, struct knobs *k, struct er
 	        {OCI_ANN_CPUS, "FASTVMM_CPUS", offsetof(struct knobs, cpus)},
 	        {OCI_ANN_DISKS, "FASTVMM_DISKS", offsetof(struct knobs, disks)},
 	        {OCI_ANN_TIMEOUT, "FASTVMM_TIMEOUT", offsetof(struct knobs, timeout)},
+	        {OCI_ANN_STOP_GRACE, "FASTVMM_STOP_GRACE", offsetof(struct knobs, stop_grace)},
 	};
 	const char *key;
 	json_t *v;
@@ -262,11 +263,13 @@ static int read_annotations(json_t *ann, json_t *env, struct knobs *k, struct er
 				if (!strcmp(key, tab[i].ann))
 					break;
 			if (i == ARRAY_SIZE(tab))
-				return err_set(e, -EINVAL,
-				               "annotation %s: unknown (known: kernel, cmdline, "
-				               "initrd, mem, "
-				               "cpus, disks, timeout under " OCI_ANN_PREFIX ")",
-				               key);
+				return err_set(
+				        e, -EINVAL,
+				        "annotation %s: unknown (known: kernel, cmdline, "
+				        "initrd, mem, "
+				        "cpus, disks, timeout, stop-grace under " OCI_ANN_PREFIX
+				        ")",
+				        key);
 			*(const char **)((char *)k + tab[i].off) = json_string_value(v);
 		}
 	for (size_t i = 0; i < ARRAY_SIZE(tab); i++) {
@@ -549,6 +552,7 @@ void oci_bundle_config(const struct oci_bundle *b, struct vm_config *cfg)
 	cfg->mem_size = b->mem;
 	cfg->cpus = b->cpus;
 	cfg->timeout_ms = b->timeout_ms;
+	cfg->stop_grace_ms = b->stop_grace_ms;
 	for (unsigned i = 0; i < b->ndisks; i++) {
 		snprintf(cfg->disk[i].path, sizeof(cfg->disk[i].path), "%s", b->disk[i].path);
 		cfg->disk[i].ro = b->disk_ro[i];
@@ -722,6 +726,12 @@ static int load(struct oci_bundle *b, json_t *root, int rootfd_out[1], struct er
 	if (k.timeout && parse_seconds(k.timeout, &b->timeout_ms) < 0)
 		return err_set(e, -EINVAL, "%s: '%s': seconds, e.g. 30 or 0.5", OCI_ANN_TIMEOUT,
 		               k.timeout);
+	b->stop_grace_ms = OCI_STOP_GRACE_MS;
+	if (k.stop_grace && !strcmp(k.stop_grace, "0"))
+		b->stop_grace_ms = 0;
+	else if (k.stop_grace && parse_seconds(k.stop_grace, &b->stop_grace_ms) < 0)
+		return err_set(e, -EINVAL, "%s: '%s': seconds, e.g. 5 or 0.5 (0: stop at once)",
+		               OCI_ANN_STOP_GRACE, k.stop_grace);
 	if (k.disks && (r = read_disks(b, rootfd, k.disks, root_ro, e)) < 0)
 		return r;
 

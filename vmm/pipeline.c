@@ -308,12 +308,25 @@ struct watchdog {
 	bool forward_stdin;
 };
 
-/* Waits for the VM's end, its timeout, and (for an interactive VM) console input. */
+static void stop_by_signal(struct vm *vm, int sig, const char *why)
+{
+	atomic_store(&vm->stop_signal, sig ? sig : SIGTERM);
+	const char *name = sigabbrev_np(sig);
+	vm_stop(vm, VM_SHUTDOWN, 0, "stopped by signal %d (SIG%s)%s", sig, name ? name : "?", why);
+}
+
+/* Waits for the VM's end, its timeout, a front end's stop request and (for an interactive
+ * VM) console input. A stop request is a clean stop, at once — unless the VM has a grace
+ * period and the guest listens to the ACPI power button (its GED's IOAPIC pin is unmasked):
+ * then the button is pressed, and the VM is stopped when the grace period is over, or at a
+ * second request, if the guest has not powered off by then. */
 static void *watchdog_thread(void *arg)
 {
 	struct watchdog *w = arg;
 	struct vm *vm = w->vm;
 	uint64_t deadline = vm->cfg->timeout_ms ? now_ns() + vm->cfg->timeout_ms * 1000000ULL : 0;
+	uint64_t grace_end = 0; /* the power button was pressed: the guest may power off until */
+	int grace_sig = 0;
 	bool in_open = w->forward_stdin, ctl_open = vm->ctl_fd >= 0 && vm->on_ctl;
 	for (;;) {
 		struct pollfd p[4] = {{.fd = w->stop_fd[0], .events = POLLIN},
@@ -321,29 +334,48 @@ static void *watchdog_thread(void *arg)
 		                      {.fd = vm->stop_req_fd, .events = POLLIN},
 		                      {.fd = ctl_open ? vm->ctl_fd : -1, .events = POLLIN}};
 		int ms = -1;
-		if (deadline) {
-			uint64_t now = now_ns();
-			if (now >= deadline) {
-				vm_stop(vm, VM_TIMEOUT, 0, "timed out after %llu ms",
-				        (unsigned long long)vm->cfg->timeout_ms);
-				return NULL;
-			}
-			ms = (int)((deadline - now + 999999) / 1000000);
+		uint64_t now = now_ns();
+		if (deadline && now >= deadline) {
+			vm_stop(vm, VM_TIMEOUT, 0, "timed out after %llu ms",
+			        (unsigned long long)vm->cfg->timeout_ms);
+			return NULL;
 		}
+		if (grace_end && now >= grace_end) {
+			char why[96];
+			snprintf(why, sizeof(why), ": the guest did not power off within %llu ms",
+			         (unsigned long long)vm->cfg->stop_grace_ms);
+			log_warn("%s%s", log_vm(vm->id), why + 2);
+			stop_by_signal(vm, grace_sig, why);
+			return NULL;
+		}
+		uint64_t next =
+		        deadline && (!grace_end || deadline < grace_end) ? deadline : grace_end;
+		if (next)
+			ms = (int)((next - now + 999999) / 1000000);
 		int n = poll(p, 4, ms);
 		if (n < 0 && errno != EINTR)
+			return NULL;
+		if (n > 0 && p[0].revents)
 			return NULL;
 		if (n > 0 && p[2].revents) { /* a front end's stop request (instance_stop_on()) */
 			unsigned char sig = 0;
 			(void)!read(vm->stop_req_fd, &sig, 1);
-			atomic_store(&vm->stop_signal, sig ? sig : SIGTERM);
-			const char *name = sigabbrev_np(sig);
-			vm_stop(vm, VM_SHUTDOWN, 0, "stopped by signal %d (SIG%s)", sig,
-			        name ? name : "?");
+			if (!grace_end && vm->cfg->stop_grace_ms &&
+			    vm_irq_unmasked(vm, PWRBTN_GSI)) {
+				vm_irq_line(vm, PWRBTN_GSI, 1);
+				vm_irq_line(vm, PWRBTN_GSI, 0);
+				grace_sig = sig;
+				grace_end = now_ns() + vm->cfg->stop_grace_ms * 1000000ULL;
+				log_warn(
+				        "%ssignal %d: pressed the ACPI power button; the guest has "
+				        "%llu ms to power off",
+				        log_vm(vm->id), sig,
+				        (unsigned long long)vm->cfg->stop_grace_ms);
+				continue;
+			}
+			stop_by_signal(vm, sig, grace_end ? ": a second stop request" : "");
 			return NULL;
 		}
-		if (n > 0 && p[0].revents)
-			return NULL;
 		if (n > 0 && p[3].revents && vm->on_ctl(vm) < 0)
 			ctl_open = false; /* the front end hung up: it orders nothing more */
 		if (n > 0 && p[1].revents) {

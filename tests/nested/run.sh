@@ -54,7 +54,7 @@ IDLE_MS=${NESTED_IDLE_MS:-20}         # ...less QEMU CPU than this (ms) in a win
 FREEZES=0 FREEZES_RECOVERED=0 STARVED=0
 TAIL_LINES=80    # lines of a failed scenario's output shown on the terminal
 
-L2_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net)
+L2_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net button evdev)
 L1_MODULES=(irqbypass kvm kvm_amd)
 
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive

@@ -287,6 +287,32 @@ static void vmgenid(void **state)
 	free(ram);
 }
 
+/* The power button (PNP0C0C) and the Generic Event Device whose interrupt notifies it. */
+static void power_button(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	struct acpi_mmio_dev d = {0xd0000000, 0x1000, 5};
+	int n = acpi_dsdt_body(buf, sizeof(buf), &d, 1);
+	assert_true(n > 0);
+	/* Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, Zero) } */
+	static const uint8_t pwrb[] = {0x5b, 0x82, 0x15, 'P', 'W',  'R',  'B',  0x08,
+	                               '_',  'H',  'I',  'D', 0x0c, 0x41, 0xd0, 0x0c,
+	                               0x0c, 0x08, '_',  'U', 'I',  'D',  0x00};
+	assert_non_null(find(buf, (size_t)n, pwrb, sizeof(pwrb)));
+	/* Device (GED1): _UID One, Interrupt (Edge, ActiveHigh) {16}, _EVT notifies PWRB. */
+	const uint8_t *ged1 = find(buf, (size_t)n, "GED1", 4);
+	assert_non_null(ged1);
+	size_t rest = (size_t)n - (size_t)(ged1 - buf);
+	assert_non_null(find(ged1, rest, "ACPI0013", 9));
+	assert_non_null(find(ged1, rest, "\x08_UID\x01", 6));
+	static const uint8_t irq[] = {0x89, 0x06, 0x00, 0x03, 0x01, PWRBTN_GSI, 0x00, 0x00, 0x00};
+	assert_non_null(find(ged1, rest, irq, sizeof(irq)));
+	static const uint8_t evt[] = {0x14, 0x0d, '_', 'E', 'V', 'T',  0x01,
+	                              0x86, 'P',  'W', 'R', 'B', 0x0a, 0x80};
+	assert_non_null(find(ged1, rest, evt, sizeof(evt)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +323,7 @@ int main(void)
 	        cmocka_unit_test(dsdt_one_device),
 	        cmocka_unit_test(tables),
 	        cmocka_unit_test(vmgenid),
+	        cmocka_unit_test(power_button),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

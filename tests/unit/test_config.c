@@ -19,6 +19,23 @@ static void defaults(void **state)
 	assert_int_equal(c.vm.cpus, 1);
 	assert_int_equal(c.vm.timeout_ms, 0);
 	assert_string_equal(c.vm.cmdline, DEFAULT_CMDLINE);
+	assert_false(c.stop_on_signal);
+}
+
+/* --stop-grace: signals stop the VM; 0 is allowed (stop at once); never with -n. */
+static void stop_grace(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--stop-grace", "2.5"), CONFIG_RUN);
+	assert_true(c.stop_on_signal);
+	assert_int_equal(c.vm.stop_grace_ms, 2500);
+	assert_int_equal(PARSE("--stop-grace=0"), CONFIG_RUN);
+	assert_true(c.stop_on_signal);
+	assert_int_equal(c.vm.stop_grace_ms, 0);
+	REJ("--stop-grace: '-1' is not a number of seconds (0 to a year)", "--stop-grace", "-1");
+	REJ("--stop-grace: '5s' is not a number of seconds (0 to a year)", "--stop-grace", "5s");
+	REJ("--stop-grace: not with -n (a batch's instances stop when its launcher is signalled)",
+	    "--stop-grace", "1", "-n", "2");
 }
 
 static void all_options(void **state)
@@ -131,9 +148,9 @@ static void sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(defaults), cmocka_unit_test(all_options),
-	        cmocka_unit_test(rejects),  cmocka_unit_test(sizes),
-	        cmocka_unit_test(jail),
+	        cmocka_unit_test(defaults),   cmocka_unit_test(all_options),
+	        cmocka_unit_test(stop_grace), cmocka_unit_test(rejects),
+	        cmocka_unit_test(sizes),      cmocka_unit_test(jail),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

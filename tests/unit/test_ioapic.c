@@ -105,7 +105,11 @@ static void test_edge(void **st)
 	ioapic_set_irq(&a, 5, 1); /* masked: lost */
 	ioapic_set_irq(&a, 5, 0);
 	assert_int_equal(r.msis, 0);
-	rte(&a, 5, 0x41 | 1u << 11, 0x02); /* vector 0x41, logical destination 2 */
+	assert_false(ioapic_pin_unmasked(&a, 5)); /* no driver: the power button is not pressed */
+	rte(&a, 5, 0x41 | 1u << 11, 0x02);        /* vector 0x41, logical destination 2 */
+	assert_true(ioapic_pin_unmasked(&a, 5));
+	assert_false(ioapic_pin_unmasked(&a, 6));
+	assert_false(ioapic_pin_unmasked(&a, IOAPIC_NUM_PINS));
 	assert_int_equal(r.nroutes, 1);
 	assert_int_equal(r.routes[0].gsi, 5);
 	assert_int_equal(r.routes[0].addr_lo, 0xfee00000u | 2u << 12 | 1u << 2);
@@ -124,6 +128,7 @@ static void test_edge(void **st)
 	assert_int_equal(r.route_calls, calls);
 	rte(&a, 5, 0x41 | 1u << 16, 0x02); /* masked edge pin: route dropped */
 	assert_int_equal(r.nroutes, 0);
+	assert_false(ioapic_pin_unmasked(&a, 5));
 	ioapic_destroy(&a);
 }
 

@@ -141,7 +141,8 @@ static void annotations_and_disks(void **state)
 	assert_int_equal(load("{\"args\":[\"/init\",\"x\"]}",
 	                      "\"annotations\":{\"org.fastvmm.kernel\":\"/boot/k2.elf\","
 	                      "\"org.fastvmm.disks\":\"/disk.img,disk.img:ro\","
-	                      "\"org.fastvmm.timeout\":\"1.5\"}"),
+	                      "\"org.fastvmm.timeout\":\"1.5\","
+	                      "\"org.fastvmm.stop-grace\":\"0.25\"}"),
 	                 0);
 	assert_string_equal(b.kernel.name, "/boot/k2.elf");
 	assert_string_equal(b.cmdline, "/init x"); /* all of args when the kernel is annotated */
@@ -149,6 +150,16 @@ static void annotations_and_disks(void **state)
 	assert_true(b.disk_cow[0] && !b.disk_ro[0]);
 	assert_true(b.disk_ro[1] && !b.disk_cow[1]);
 	assert_int_equal(b.timeout_ms, 1500);
+	assert_int_equal(b.stop_grace_ms, 250);
+	oci_bundle_free(&b);
+	/* The stop grace: 5 s by default, 0 stops at once. */
+	assert_int_equal(load("{\"args\":[\"/k.elf\"]}", ""), 0);
+	assert_int_equal(b.stop_grace_ms, OCI_STOP_GRACE_MS);
+	oci_bundle_free(&b);
+	assert_int_equal(load("{\"args\":[\"/k.elf\"]}",
+	                      "\"annotations\":{\"org.fastvmm.stop-grace\":\"0\"}"),
+	                 0);
+	assert_int_equal(b.stop_grace_ms, 0);
 	oci_bundle_free(&b);
 	/* An absolute symlink inside the rootfs resolves inside it. */
 	assert_int_equal(load("{\"args\":[\"/abs\"]}", ""), 0);
@@ -201,6 +212,8 @@ static void bad_values(void **state)
 	           "org.fastvmm.cpus: '65'");
 	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.timeout\":\"-1\"}",
 	           "org.fastvmm.timeout");
+	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.stop-grace\":\"5s\"}",
+	           "org.fastvmm.stop-grace: '5s'");
 	expect_bad("{\"args\":[\"/k.elf\"]}",
 	           "\"annotations\":{\"org.fastvmm.disks\":\"disk.img:rx\"}", "mode 'rx'");
 	expect_bad("{\"args\":[\"/k.elf\"]}", "\"annotations\":{\"org.fastvmm.nope\":\"1\"}",
