@@ -85,7 +85,7 @@ if [ "$HAVE_KVM" = 1 ]; then
 	expect_lines "rm: no container left" 0 "$OUT"
 
 else
-	echo "# skip the guest runs of t_podman.sh: no usable /dev/kvm (nested scenario oci-runtime boots guests)"
+	echo "# skip the guest runs of t_podman.sh: no usable /dev/kvm (nested scenario oci-podman runs them in L1)"
 	pod no-kvm run --rm --rootfs "$R" /hello.elf
 	if [ "$RC" -ne 0 ]; then ok "no-kvm: podman run fails ($RC)"; else not_ok "no-kvm: podman run succeeded"; fi
 	expect_err no-kvm 'fastvmm: /dev/kvm: No such file'
