@@ -92,6 +92,21 @@ proc_state() {
 	sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/"$1"/status 2>/dev/null
 }
 
+# wait_gone PIDS [TENTHS] : up to TENTHS x 0.1 s (default 50) until none of PIDS is alive (a
+# zombie counts as gone); ALIVE then lists those still alive as " PID(STATE)".
+wait_gone() {
+	for _ in $(seq "${2:-50}"); do
+		ALIVE=""
+		for p in $1; do
+			s=$(proc_state "$p")
+			case "$s" in "" | Z*) ;; *) ALIVE="$ALIVE $p($s)" ;; esac
+		done
+		[ -z "$ALIVE" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 finish() {
 	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

@@ -145,16 +145,7 @@ pids=$(children_of $L)
 	kill -KILL $L
 	wait $L
 } 2>/dev/null
-alive=""
-for _ in $(seq 100); do
-	alive=""
-	for p in $pids; do
-		s=$(proc_state "$p")
-		case "$s" in "" | Z*) ;; *) alive="$alive $p($s)" ;; esac
-	done
-	[ -z "$alive" ] && break
-	sleep 0.1
-done
-if [ -n "$pids" ] && [ -z "$alive" ]; then ok "launcher SIGKILLed: its instances die too"; else not_ok "launcher SIGKILLed: instances alive:$alive (of: $pids)"; fi
+wait_gone "$pids" 100
+if [ -n "$pids" ] && [ -z "$ALIVE" ]; then ok "launcher SIGKILLed: its instances die too"; else not_ok "launcher SIGKILLed: instances alive:$ALIVE (of: $pids)"; fi
 
 finish

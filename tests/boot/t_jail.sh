@@ -97,13 +97,7 @@ if [ "$brc" -eq 143 ] && [ "$dt" -lt 8000 ]; then ok "jail batch: SIGTERM ends i
 if grep -q '^failures: interrupted 3$' "$TMP/j2.out" "$TMP/j2.err"; then ok "jail batch: the report says interrupted 3"; else not_ok "jail batch: the report does not say interrupted 3" "$TMP/j2.out" "$TMP/j2.err"; fi
 # The instances are gone; their cgroup keepers (uid 0 siblings, see above) leave once the
 # VM and its teardown holder have, and the group is removed: allow them 5 s.
-for _ in $(seq 50); do
-	left=0
-	for p in $kids; do [ -d /proc/"$p" ] && [ "$(proc_state "$p")" != Z ] && left=$((left + 1)); done
-	[ "$left" -eq 0 ] && break
-	sleep 0.1
-done
-if [ "$left" -eq 0 ]; then ok "jail batch: no instance or keeper left after SIGTERM"; else not_ok "jail batch: $left instance(s) or keeper(s) left 5 s after SIGTERM"; fi
+if wait_gone "$kids"; then ok "jail batch: no instance or keeper left after SIGTERM"; else not_ok "jail batch: instance(s) or keeper(s) left 5 s after SIGTERM:$ALIVE"; fi
 
 # SIGKILL of the launcher: a jailed instance's parent-death signal survives the change of uid
 # (prctl(2) clears it; jail.c sets it again), so the instances die with it.
@@ -114,14 +108,8 @@ wait_lines 2 'waiting forever' "$TMP/j3.out"
 kids=$(children_of "$bpid" | tr "\n" " ")
 kill -KILL "$bpid" 2>/dev/null
 wait "$bpid" 2>/dev/null
-left=2
-for i in $(seq 50); do
-	left=0
-	for p in $kids; do [ -d /proc/"$p" ] && [ "$(proc_state "$p")" != Z ] && left=$((left + 1)); done
-	[ "$left" -eq 0 ] && break
-	sleep 0.1
-done
-if [ -n "$kids" ] && [ "$left" -eq 0 ]; then ok "jail batch: launcher SIGKILLed, its jailed instances die too"; else not_ok "jail batch: $left of '$kids' alive 5 s after the launcher's SIGKILL"; fi
+wait_gone "$kids"
+if [ -n "$kids" ] && [ -z "$ALIVE" ]; then ok "jail batch: launcher SIGKILLed, its jailed instances die too"; else not_ok "jail batch:$ALIVE of '$kids' alive 5 s after the launcher's SIGKILL"; fi
 
 # Bad values: one line, exit 2, no VM.
 for bad in '--jail=abc' '--jail=0' '--jail=10:0' '--jail=10+:20' '--jail=99999999999'; do
