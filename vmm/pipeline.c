@@ -2,6 +2,7 @@
  * launch request; on failure the stages done are undone in reverse. Also the VM's stop
  * protocol and its run (watchdog, console input). */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -350,8 +351,10 @@ static void *watchdog_thread(void *arg)
 		}
 		uint64_t next =
 		        deadline && (!grace_end || deadline < grace_end) ? deadline : grace_end;
-		if (next)
-			ms = (int)((next - now + 999999) / 1000000);
+		if (next) { /* a deadline up to a year away: more ms than an int holds */
+			uint64_t left = (next - now + 999999) / 1000000;
+			ms = left > INT_MAX ? INT_MAX : (int)left;
+		}
 		int n = poll(p, 4, ms);
 		if (n < 0 && errno != EINTR)
 			return NULL;
