@@ -54,18 +54,10 @@ cat $D/l1.out
 
 $C run --rm --snapshotter native $R localhost/fvt:1 h3 /nope.elf >$D/h3.out 2>&1
 echo "L1CTR bad rc=$? $(grep -o 'OCI runtime create failed: process.args\[0\] (the kernel): /nope.elf: no such file in the rootfs' $D/h3.out)"
-# The engine's share: 5 `ctr run --rm` of the hello guest against 5 `fastvmm oci run` and 5
-# CLI launches of it, in this L1 (TCG-emulated: compare, do not read the absolute times).
-up() { cut -d' ' -f1 /proc/uptime; }
-mkdir -p /tmp/hb/rootfs && cp /guests/hello.elf /tmp/hb/rootfs/
-echo '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/hello.elf"]}}' >/tmp/hb/config.json
-t0=$(up)
-for i in 1 2 3 4 5; do /bin/fastvmm --kernel /guests/hello.elf >/dev/null 2>&1; done
-t1=$(up)
-for i in 1 2 3 4 5; do /bin/fastvmm oci --root /tmp/hr run --bundle /tmp/hb "o$i" >/dev/null 2>&1; done
-t2=$(up)
-for i in 1 2 3 4 5; do $C run --rm --snapshotter native $R localhost/fvt:1 "b$i" >/dev/null 2>&1; done
-t3=$(up)
-echo "L1CTR bench per launch (mean of 5): cli_ms=$(awk "BEGIN{print ($t1-$t0)*200}") oci_run_ms=$(awk "BEGIN{print ($t2-$t1)*200}") ctr_run_ms=$(awk "BEGIN{print ($t3-$t2)*200}")"
+# The engine's share of a launch: `ctr run --rm` of the hello guest against the CLI and
+# `fastvmm oci run` (tests/nested/engine-share-l1.sh).
+. /bin/engine-share.sh
+ctr_hello() { $C run --rm --snapshotter native $R localhost/fvt:1 "b$1"; }
+engine_share L1CTR ctr_run ctr_hello
 echo "L1CTR left tasks=$($C task ls -q | wc -l) containers=$($C container ls -q | wc -l)"
 kill %1 2>/dev/null

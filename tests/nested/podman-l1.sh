@@ -77,16 +77,8 @@ echo "L1POD bad rc=$RC $(grep -o 'process.args\[0\] (the kernel): /nope.elf: no 
 pod left ps -a -q
 echo "L1POD left containers=$(wc -l </tmp/pd/left.out)"
 
-# The engine's share: 5 `podman run --rm` of the hello guest against 5 CLI launches and 5
-# `fastvmm oci run` of it, in this L1 (TCG-emulated: compare, do not read absolute times).
-up() { cut -d' ' -f1 /proc/uptime; }
-mkdir -p /tmp/pb/rootfs && cp /guests/hello.elf /tmp/pb/rootfs/
-echo '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/hello.elf"]}}' >/tmp/pb/config.json
-t0=$(up)
-for i in 1 2 3 4 5; do /bin/fastvmm --kernel /guests/hello.elf >/dev/null 2>&1; done
-t1=$(up)
-for i in 1 2 3 4 5; do /bin/fastvmm oci --root /tmp/pbr run --bundle /tmp/pb "o$i" >/dev/null 2>&1; done
-t2=$(up)
-for i in 1 2 3 4 5; do $P run --rm --network none --rootfs $R /hello.elf >/dev/null 2>&1; done
-t3=$(up)
-echo "L1POD bench per launch (mean of 5): cli_ms=$(awk "BEGIN{print ($t1-$t0)*200}") oci_run_ms=$(awk "BEGIN{print ($t2-$t1)*200}") podman_run_ms=$(awk "BEGIN{print ($t3-$t2)*200}")"
+# The engine's share of a launch: `podman run --rm` of the hello guest against the CLI and
+# `fastvmm oci run` (tests/nested/engine-share-l1.sh).
+. /bin/engine-share.sh
+podman_hello() { $P run --rm --network none --rootfs $R /hello.elf; }
+engine_share L1POD podman_run podman_hello

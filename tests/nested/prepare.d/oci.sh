@@ -2,7 +2,8 @@
 # run.sh's prepare step with L1ROOT and NESTED_SELECTED set): tests/nested/oci-l1.sh as
 # /bin/oci-l1, tests/nested/stop-l1.sh as /bin/stop-l1, tests/nested/consock.c as
 # /bin/consock; and for the engines' scenarios (oci-podman, oci-containerd), when selected and
-# on this host (tests/deps.sh installs them): /bin/fastvmm-oci, an OCI image of the own
+# on this host (tests/deps.sh installs them): /bin/fastvmm-oci, tests/nested/engine-share-l1.sh
+# as /bin/engine-share.sh (the engines' benchmark), an OCI image of the own
 # guests built by tests/oci/mkimage.sh, podman and conmon with tests/nested/podman-l1.sh as
 # /bin/podman-l1, containerd, ctr and the runc.v2 shim with tests/nested/oci-ctr-l1.sh as
 # /bin/oci-ctr-l1 (binaries with their libraries).
@@ -21,6 +22,7 @@ want() { [[ " ${NESTED_SELECTED:-} " == *" $1 "* ]] && command -v "$2" >/dev/nul
 # scenario is selected and this host has it (else the scenario skips: requires=/bin/...).
 if want oci-podman podman || want oci-containerd containerd; then
 	ln -sf fastvmm "$L1ROOT/bin/fastvmm-oci"
+	install -m644 "$here/../engine-share-l1.sh" "$L1ROOT/bin/engine-share.sh"
 	mkdir -p "$L1ROOT/oci"
 	"$here/../../oci/mkimage.sh" "$L1ROOT/oci/img.tar" localhost/fvt:1 '["/hello.elf"]' \
 		"$g/hello.elf=/hello.elf" "$g/exitcode.elf=/exitcode.elf" "$g/hang.elf=/hang.elf"
